@@ -7,9 +7,9 @@
 
 fn main() {
     let config = pyo3_build_config::get();
-    if let Some(lib_dir) = &config.lib_dir {
-        println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{lib_dir}");
+    if let Some(lib_dir) = config.lib_dir() {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     }
-    println!("cargo:rustc-link-arg-bins=-Wl,-rpath,/var/lang/lib");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,/var/lang/lib");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 }

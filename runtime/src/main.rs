@@ -1,1 +1,43 @@
-fn main() {}
+//! `bootstrap`: read the config, start Python, import the app once, then serve invocations.
+
+use std::process::ExitCode;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_wsgi::config::Config;
+use lambda_wsgi::error::InitError;
+use lambda_wsgi::invoke::{self, InvocationContext};
+use lambda_wsgi::{init_error, interpreter};
+use serde_json::value::RawValue;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    lambda_runtime::tracing::init_default_subscriber();
+
+    let started = Config::from_lookup(|name| std::env::var(name).ok())
+        .and_then(|config| interpreter::start(&config).map(|app| (config, app)));
+    let (config, app) = match started {
+        Ok(started) => started,
+        Err(err) => return fail_init(&err).await,
+    };
+    tracing::info!("serving WSGI application {}", config.app_spec());
+
+    let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let context = InvocationContext::from(&event.context);
+        let outcome = invoke::handle(&app, &config, event.payload.get(), &context);
+        async move { outcome }
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("the Runtime API connection failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn fail_init(err: &InitError) -> ExitCode {
+    let traceback = err.traceback().join("\n");
+    tracing::error!(error_type = err.error_type(), "init failed: {err}\n{traceback}");
+    init_error::report(err).await;
+    ExitCode::FAILURE
+}

@@ -1,0 +1,250 @@
+//! Every setting of the runtime, read once at init from an injected lookup.
+//!
+//! Nothing else in the crate reads the process environment: tests pass a map, and the README's
+//! configuration table lists exactly the names below.
+
+use std::path::PathBuf;
+
+use crate::error::InitError;
+
+/// `module:attr` of the WSGI application, e.g. `app:app` or `mysite.wsgi:application`.
+pub const WSGI_APP: &str = "WSGI_APP";
+/// Lambda's handler setting, used when `WSGI_APP` is unset (`module.attr` or `module:attr`).
+pub const HANDLER: &str = "_HANDLER";
+/// A path prefix (custom-domain base path mapping, e.g. `/api`) moved from PATH_INFO to SCRIPT_NAME.
+pub const WSGI_BASE_PATH: &str = "WSGI_BASE_PATH";
+/// Extra response media types sent as text instead of base64 (comma-separated, `type/*` allowed).
+pub const WSGI_TEXT_MIME_TYPES: &str = "WSGI_TEXT_MIME_TYPES";
+/// `respond` (an exception becomes a 500 response) or `raise` (it becomes a Lambda invocation error).
+pub const WSGI_ERROR_MODE: &str = "WSGI_ERROR_MODE";
+/// Lambda's code directory; first on sys.path.
+pub const LAMBDA_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
+/// An active virtual environment whose site-packages join sys.path (local runs).
+pub const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
+
+/// What happens when the application raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorMode {
+    /// A 500 response with a short body; the traceback goes to the log. The default.
+    Respond,
+    /// A Lambda invocation error (errorType = the exception class), for Lambda's error metrics
+    /// and retries. The front door then answers 502.
+    Raise,
+}
+
+/// The parsed settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Module to import.
+    pub app_module: String,
+    /// Attribute path inside the module (dots allowed: `factory.app`).
+    pub app_attr: String,
+    /// Normalized base path (`/api`), or empty.
+    pub base_path: String,
+    /// Extra text media types, lowercased; entries ending in `/*` match a whole type.
+    pub text_mime_types: Vec<String>,
+    /// What an app exception becomes.
+    pub error_mode: ErrorMode,
+    /// Directory holding the function code.
+    pub task_root: PathBuf,
+    /// Virtual environment root, if one is active.
+    pub virtual_env: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (in production `|k| std::env::var(k).ok()`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let (app_module, app_attr) = match (non_empty(WSGI_APP), non_empty(HANDLER)) {
+            (Some(app), _) => parse_app_spec(WSGI_APP, &app, false)?,
+            (None, Some(handler)) => parse_app_spec(HANDLER, &handler, true)?,
+            (None, None) => {
+                return Err(InitError::MalformedHandler(format!(
+                    "no WSGI application configured: set {WSGI_APP}=module:attr (e.g. app:app) or the function's handler"
+                )));
+            }
+        };
+        Ok(Config {
+            app_module,
+            app_attr,
+            base_path: parse_base_path(non_empty(WSGI_BASE_PATH).as_deref())?,
+            text_mime_types: parse_mime_types(non_empty(WSGI_TEXT_MIME_TYPES).as_deref())?,
+            error_mode: parse_error_mode(non_empty(WSGI_ERROR_MODE).as_deref())?,
+            task_root: non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from),
+            virtual_env: non_empty(VIRTUAL_ENV).map(PathBuf::from),
+        })
+    }
+
+    /// The application as the user wrote it, for messages.
+    pub fn app_spec(&self) -> String {
+        format!("{}:{}", self.app_module, self.app_attr)
+    }
+}
+
+/// `module:attr`; `_HANDLER` may also use Lambda's `module.attr` form.
+fn parse_app_spec(name: &str, value: &str, allow_dot_form: bool) -> Result<(String, String), InitError> {
+    let value = value.trim();
+    let split = value
+        .split_once(':')
+        .or_else(|| if allow_dot_form { value.rsplit_once('.') } else { None });
+    let is_dotted_name = |s: &str| !s.is_empty() && s.split('.').all(|part| !part.is_empty() && is_identifier(part));
+    match split {
+        Some((module, attr)) if is_dotted_name(module) && is_dotted_name(attr) => {
+            Ok((module.to_owned(), attr.to_owned()))
+        }
+        _ => Err(InitError::MalformedHandler(format!(
+            "{name}={value} is not module:attr (for example app:app or mysite.wsgi:application)"
+        ))),
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+fn parse_base_path(value: Option<&str>) -> Result<String, InitError> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok(String::new());
+    };
+    let trimmed = value.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if !trimmed.starts_with('/') || trimmed.contains(['?', '#', ' ']) {
+        return Err(InitError::Config(format!(
+            "{WSGI_BASE_PATH}={value} must be a URL path starting with '/', like /api"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn parse_mime_types(value: Option<&str>) -> Result<Vec<String>, InitError> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.split_once('/') {
+            Some((kind, sub)) if !kind.is_empty() && !sub.is_empty() && !entry.contains(';') => {
+                Ok(entry.to_ascii_lowercase())
+            }
+            _ => Err(InitError::Config(format!(
+                "{WSGI_TEXT_MIME_TYPES} entry '{entry}' is not a media type like application/x-ndjson or font/*"
+            ))),
+        })
+        .collect()
+}
+
+fn parse_error_mode(value: Option<&str>) -> Result<ErrorMode, InitError> {
+    match value.map(str::trim) {
+        None | Some("respond") => Ok(ErrorMode::Respond),
+        Some("raise") => Ok(ErrorMode::Raise),
+        Some(other) => Err(InitError::Config(format!(
+            "{WSGI_ERROR_MODE}={other} is not one of: respond (default: exceptions become 500 responses), raise (they become Lambda invocation errors)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, InitError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn wsgi_app_wins_over_handler() {
+        let c = config(&[(WSGI_APP, "mysite.wsgi:application"), (HANDLER, "other.app")]).expect("valid");
+        assert_eq!(
+            (c.app_module.as_str(), c.app_attr.as_str()),
+            ("mysite.wsgi", "application")
+        );
+    }
+
+    #[test]
+    fn handler_accepts_lambda_dot_form() {
+        let c = config(&[(HANDLER, "app.app")]).expect("valid");
+        assert_eq!((c.app_module.as_str(), c.app_attr.as_str()), ("app", "app"));
+        let c = config(&[(HANDLER, "pkg.web:make.app")]).expect("valid");
+        assert_eq!((c.app_module.as_str(), c.app_attr.as_str()), ("pkg.web", "make.app"));
+    }
+
+    #[test]
+    fn wsgi_app_requires_colon_form_and_names_the_variable() {
+        for bad in ["app.app", "app:", ":app", "app:1x", "my-app:app"] {
+            let err = config(&[(WSGI_APP, bad)]).expect_err(bad);
+            assert_eq!(err.error_type(), "Runtime.MalformedHandlerName");
+            assert!(
+                err.to_string().contains(&format!("WSGI_APP={bad} is not module:attr")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_app_is_an_error_that_says_what_to_set() {
+        let err = config(&[]).expect_err("no app");
+        assert!(err.to_string().contains("set WSGI_APP=module:attr"), "{err}");
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[(WSGI_APP, "app:app")]).expect("valid");
+        assert_eq!(c.base_path, "");
+        assert!(c.text_mime_types.is_empty());
+        assert_eq!(c.error_mode, ErrorMode::Respond);
+        assert_eq!(c.task_root, PathBuf::from("."));
+        assert_eq!(c.virtual_env, None);
+    }
+
+    #[test]
+    fn base_path_is_normalized_and_validated() {
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_BASE_PATH, "/api/")])
+                .expect("ok")
+                .base_path,
+            "/api"
+        );
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_BASE_PATH, "/")])
+                .expect("ok")
+                .base_path,
+            ""
+        );
+        let err = config(&[(WSGI_APP, "a:b"), (WSGI_BASE_PATH, "api")]).expect_err("relative");
+        assert!(err.to_string().starts_with("WSGI_BASE_PATH=api must be"), "{err}");
+    }
+
+    #[test]
+    fn text_mime_types_are_parsed_and_bad_entries_named() {
+        let c = config(&[
+            (WSGI_APP, "a:b"),
+            (WSGI_TEXT_MIME_TYPES, "application/X-NDJSON, font/*"),
+        ])
+        .expect("ok");
+        assert_eq!(c.text_mime_types, ["application/x-ndjson", "font/*"]);
+        let err = config(&[(WSGI_APP, "a:b"), (WSGI_TEXT_MIME_TYPES, "json")]).expect_err("bad");
+        assert!(err.to_string().contains("entry 'json'"), "{err}");
+    }
+
+    #[test]
+    fn error_mode_rejects_unknown_values_listing_the_allowed_ones() {
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_ERROR_MODE, "raise")])
+                .expect("ok")
+                .error_mode,
+            ErrorMode::Raise
+        );
+        let err = config(&[(WSGI_APP, "a:b"), (WSGI_ERROR_MODE, "explode")]).expect_err("bad");
+        assert_eq!(err.error_type(), "Runtime.InvalidConfiguration");
+        assert!(
+            err.to_string().contains("respond") && err.to_string().contains("raise"),
+            "{err}"
+        );
+    }
+}

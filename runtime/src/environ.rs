@@ -1,0 +1,474 @@
+//! `&Request` -> `Environ`: the PEP 3333 environ as a plain Rust value.
+//!
+//! This is the only place environ keys are named. Keeping the environ a Rust value until
+//! `wsgi.rs` turns it into a dict lets the golden tests check it with no interpreter.
+//!
+//! Every value is a "bytes-as-unicode" string (PEP 3333): the bytes the client sent, each as the
+//! Latin-1 character of the same number. That is what a WSGI server reading a socket produces,
+//! and what Werkzeug and Django expect to re-encode.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+use crate::config::Config;
+use crate::request::{EventPath, Request, Stage};
+
+/// The CGI and WSGI string variables, in a stable order, plus the request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environ {
+    /// `(key, value)`, every value a bytes-as-unicode string.
+    pub vars: Vec<(Cow<'static, str>, String)>,
+    /// What `wsgi.input` reads.
+    pub body: Vec<u8>,
+}
+
+impl Environ {
+    /// The value of a key, for tests and logs.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The golden-file form: every string variable plus `wsgi.input` as bytes-as-unicode,
+    /// sorted by key. The end-to-end echo app dumps the live environ in the same form.
+    pub fn to_golden(&self) -> std::collections::BTreeMap<String, String> {
+        let mut map: std::collections::BTreeMap<String, String> =
+            self.vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        map.insert("wsgi.input".to_owned(), latin1(&self.body));
+        map
+    }
+}
+
+/// Builds the environ for `request`.
+pub fn build(request: &Request, config: &Config) -> Environ {
+    let mut vars: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(16 + request.headers.len());
+    let (script_name, path_info) = split_script_name(request, &config.base_path);
+    let scheme = url_scheme(request);
+    let (server_name, server_port) = server_name_and_port(request, scheme);
+
+    vars.push(("REQUEST_METHOD".into(), latin1(request.method.as_bytes())));
+    vars.push(("SCRIPT_NAME".into(), latin1(&script_name)));
+    vars.push(("PATH_INFO".into(), latin1(&path_info)));
+    vars.push(("QUERY_STRING".into(), latin1(request.query_string.as_bytes())));
+    vars.push(("RAW_URI".into(), raw_uri(request)));
+    vars.push(("REQUEST_URI".into(), raw_uri(request)));
+    vars.push((
+        "CONTENT_TYPE".into(),
+        request
+            .header("content-type")
+            .map(|v| latin1(v.as_bytes()))
+            .unwrap_or_default(),
+    ));
+    // The decoded length, whatever the client's Content-Length said about the encoded body.
+    vars.push(("CONTENT_LENGTH".into(), request.body.len().to_string()));
+    vars.push(("SERVER_NAME".into(), latin1(server_name.as_bytes())));
+    vars.push(("SERVER_PORT".into(), server_port));
+    vars.push((
+        "SERVER_PROTOCOL".into(),
+        server_protocol(request.protocol.as_deref()).to_owned(),
+    ));
+    if let Some(ip) = request.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
+        vars.push(("REMOTE_ADDR".into(), latin1(ip.as_bytes())));
+    }
+    if scheme == "https" {
+        vars.push(("HTTPS".into(), "on".to_owned()));
+    }
+    vars.push(("wsgi.url_scheme".into(), scheme.to_owned()));
+    push_headers(&mut vars, request);
+
+    Environ {
+        vars,
+        body: request.body.clone(),
+    }
+}
+
+/// `(SCRIPT_NAME, PATH_INFO)` as raw bytes: the path decoded exactly once, then the stage and
+/// the configured base path moved to SCRIPT_NAME on segment boundaries only.
+fn split_script_name(request: &Request, base_path: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut path: Vec<u8> = match &request.path {
+        EventPath::Encoded(raw) => percent_decode_str(raw).collect(),
+        // AWS already decoded it: decoding again would turn a literal `%41` into `A`.
+        EventPath::Decoded(text) => text.as_bytes().to_vec(),
+    };
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    let mut script_name = Vec::new();
+    match &request.stage {
+        Stage::Absent => {}
+        Stage::BeforePath(stage) => {
+            script_name.push(b'/');
+            script_name.extend_from_slice(stage.as_bytes());
+        }
+        Stage::InPath(stage) => {
+            let prefix = format!("/{stage}");
+            if let Some(rest) = strip_segment_prefix(&path, prefix.as_bytes()) {
+                path = rest.to_vec();
+                script_name.extend_from_slice(prefix.as_bytes());
+            }
+        }
+    }
+    if !base_path.is_empty()
+        && let Some(rest) = strip_segment_prefix(&path, base_path.as_bytes())
+    {
+        path = rest.to_vec();
+        script_name.extend_from_slice(base_path.as_bytes());
+    }
+    (script_name, path)
+}
+
+/// `path` without `prefix` when `prefix` ends at a segment boundary (`/api` strips `/api` and
+/// `/api/x`, never `/apiv2`).
+fn strip_segment_prefix<'p>(path: &'p [u8], prefix: &[u8]) -> Option<&'p [u8]> {
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
+}
+
+/// Characters that must be escaped to turn a decoded path back into a request target.
+const PATH_TARGET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// The request target as the client sent it (gunicorn and uWSGI's RAW_URI / REQUEST_URI),
+/// so apps can tell `%2F` from `/`. For HTTP API, whose path AWS decoded, it is re-encoded.
+fn raw_uri(request: &Request) -> String {
+    let mut uri = String::new();
+    if let Stage::BeforePath(stage) = &request.stage {
+        uri.push('/');
+        uri.push_str(stage);
+    }
+    match &request.path {
+        EventPath::Encoded(raw) => uri.push_str(raw),
+        EventPath::Decoded(text) => uri.extend(utf8_percent_encode(text, PATH_TARGET)),
+    }
+    if uri.is_empty() {
+        uri.push('/');
+    }
+    if !request.query_string.is_empty() {
+        uri.push('?');
+        uri.push_str(&request.query_string);
+    }
+    latin1(uri.as_bytes())
+}
+
+/// X-Forwarded-Proto when it says http or https; otherwise the source's default.
+fn url_scheme(request: &Request) -> &'static str {
+    match request
+        .header("x-forwarded-proto")
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        Some(proto) if proto == "https" => "https",
+        Some(proto) if proto == "http" => "http",
+        _ => request.default_scheme,
+    }
+}
+
+/// Never empty (PEP 3333): Host, else the request context's domain, else `localhost`
+/// (ALB health checks and console tests have neither). The port: X-Forwarded-Port, else the
+/// Host's port, else the scheme's.
+fn server_name_and_port(request: &Request, scheme: &str) -> (String, String) {
+    let host = request
+        .host()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .unwrap_or("localhost");
+    let (name, host_port) = split_host_port(host);
+    let forwarded_port = request.header("x-forwarded-port").map(str::trim).filter(|p| is_port(p));
+    let port = forwarded_port.or(host_port.filter(|p| is_port(p))).map_or_else(
+        || if scheme == "https" { "443" } else { "80" }.to_owned(),
+        str::to_owned,
+    );
+    (name.to_owned(), port)
+}
+
+/// Splits `host:port`, minding bracketed IPv6 literals (`[::1]:8080`).
+fn split_host_port(host: &str) -> (&str, Option<&str>) {
+    if host.starts_with('[') {
+        return match host.split_once("]:") {
+            Some((name, port)) => (&host[..=name.len()], Some(port)),
+            None => (host, None),
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => (name, Some(port)),
+        _ => (host, None),
+    }
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The event's protocol when it is a plausible `HTTP/x[.y]`, else HTTP/1.1.
+fn server_protocol(protocol: Option<&str>) -> &str {
+    match protocol {
+        Some(p)
+            if p.starts_with("HTTP/") && p.len() <= 8 && p[5..].bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
+        {
+            p
+        }
+        _ => "HTTP/1.1",
+    }
+}
+
+/// HTTP_* variables. Repeated headers are joined with ", " (RFC 9110 5.3), Cookie lines with
+/// "; " (RFC 6265 5.4); v2's `cookies` array replaces any Cookie header.
+fn push_headers(vars: &mut Vec<(Cow<'static, str>, String)>, request: &Request) {
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(request.headers.len());
+    let skip_cookie_header = request.cookies.is_some();
+    for (name, value) in &request.headers {
+        let Some(key) = header_key(name) else { continue };
+        // CGI carries these without the HTTP_ prefix; wsgiref.validate rejects HTTP_CONTENT_TYPE.
+        if key == "HTTP_CONTENT_TYPE" || key == "HTTP_CONTENT_LENGTH" || (skip_cookie_header && key == "HTTP_COOKIE") {
+            continue;
+        }
+        let separator = if key == "HTTP_COOKIE" { "; " } else { ", " };
+        let value = latin1(value.as_bytes());
+        match index.entry(key) {
+            Entry::Occupied(slot) => {
+                let joined = &mut vars[*slot.get()].1;
+                joined.push_str(separator);
+                joined.push_str(&value);
+            }
+            Entry::Vacant(slot) => {
+                vars.push((Cow::Owned(slot.key().clone()), value));
+                slot.insert(vars.len() - 1);
+            }
+        }
+    }
+    if let Some(cookies) = request.cookies.as_ref().filter(|c| !c.is_empty()) {
+        vars.push(("HTTP_COOKIE".into(), latin1(cookies.join("; ").as_bytes())));
+    }
+}
+
+/// `X-Forwarded-For` -> `HTTP_X_FORWARDED_FOR`. Names that are not HTTP tokens are dropped, and
+/// so are names with `_`: `X_Forwarded_For` would land on the same key as `X-Forwarded-For` and
+/// let a client overwrite what the proxy set (gunicorn and nginx drop them for this reason).
+fn header_key(name: &str) -> Option<String> {
+    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(is_token_char) {
+        return None;
+    }
+    let mut key = String::with_capacity(5 + name.len());
+    key.push_str("HTTP_");
+    key.extend(
+        name.bytes()
+            .map(|b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char }),
+    );
+    Some(key)
+}
+
+/// Bytes -> bytes-as-unicode: each byte becomes the character with the same number.
+pub fn latin1(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.is_ascii() => text.to_owned(),
+        _ => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::EventPath;
+
+    fn config(base_path: &str) -> Config {
+        let base = base_path.to_owned();
+        Config::from_lookup(move |k| match k {
+            "WSGI_APP" => Some("a:b".to_owned()),
+            "WSGI_BASE_PATH" => Some(base.clone()),
+            _ => None,
+        })
+        .expect("config")
+    }
+
+    fn request(path: EventPath, stage: Stage) -> Request {
+        Request {
+            method: "GET".into(),
+            path,
+            stage,
+            query_string: String::new(),
+            headers: Vec::new(),
+            cookies: None,
+            body: Vec::new(),
+            source_ip: None,
+            protocol: None,
+            domain_name: None,
+            default_scheme: "https",
+        }
+    }
+
+    fn path_of(path: EventPath, stage: Stage, base: &str) -> (String, String) {
+        let env = build(&request(path, stage), &config(base));
+        (
+            env.get("SCRIPT_NAME").expect("sn").to_owned(),
+            env.get("PATH_INFO").expect("pi").to_owned(),
+        )
+    }
+
+    #[test]
+    fn encoded_paths_are_decoded_once_into_latin1() {
+        let cases = [
+            ("/a%20b", "/a b"),
+            ("/a%2Fb", "/a/b"),
+            ("/100%25", "/100%"),
+            ("/caf%C3%A9", "/caf\u{c3}\u{a9}"),
+            ("/bad%FF", "/bad\u{ff}"),
+            ("/a+b", "/a+b"),
+            ("/%2541", "/%41"),
+        ];
+        for (raw, decoded) in cases {
+            assert_eq!(
+                path_of(EventPath::Encoded(raw.into()), Stage::Absent, "").1,
+                decoded,
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn decoded_paths_are_not_decoded_again() {
+        assert_eq!(path_of(EventPath::Decoded("/%41".into()), Stage::Absent, "").1, "/%41");
+        assert_eq!(
+            path_of(EventPath::Decoded("/café".into()), Stage::Absent, "").1,
+            "/caf\u{c3}\u{a9}"
+        );
+    }
+
+    #[test]
+    fn stage_and_base_path_move_to_script_name_on_segment_boundaries() {
+        let e = |p: &str| EventPath::Encoded(p.into());
+        assert_eq!(
+            path_of(e("/x"), Stage::BeforePath("prod".into()), ""),
+            ("/prod".into(), "/x".into())
+        );
+        assert_eq!(
+            path_of(e("/dev/x"), Stage::InPath("dev".into()), ""),
+            ("/dev".into(), "/x".into())
+        );
+        assert_eq!(
+            path_of(e("/dev"), Stage::InPath("dev".into()), ""),
+            ("/dev".into(), String::new())
+        );
+        assert_eq!(
+            path_of(e("/devices"), Stage::InPath("dev".into()), ""),
+            (String::new(), "/devices".into())
+        );
+        assert_eq!(
+            path_of(e("/api/x"), Stage::Absent, "/api"),
+            ("/api".into(), "/x".into())
+        );
+        assert_eq!(
+            path_of(e("/apiv2/x"), Stage::Absent, "/api"),
+            (String::new(), "/apiv2/x".into())
+        );
+        assert_eq!(
+            path_of(e("/api/api/x"), Stage::Absent, "/api"),
+            ("/api".into(), "/api/x".into())
+        );
+        assert_eq!(
+            path_of(e("/x"), Stage::BeforePath("prod".into()), "/x"),
+            ("/prod/x".into(), String::new())
+        );
+        assert_eq!(path_of(e(""), Stage::Absent, ""), (String::new(), "/".into()));
+    }
+
+    #[test]
+    fn raw_uri_keeps_the_encoded_form() {
+        let mut r = request(EventPath::Encoded("/a%2Fb".into()), Stage::BeforePath("prod".into()));
+        r.query_string = "q=1".into();
+        assert_eq!(raw_uri(&r), "/prod/a%2Fb?q=1");
+        let r = request(EventPath::Decoded("/a b/café?#".into()), Stage::Absent);
+        assert_eq!(raw_uri(&r), "/a%20b/caf%C3%A9%3F%23");
+    }
+
+    #[test]
+    fn headers_join_and_drop_what_must_not_pass() {
+        let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
+        r.headers = vec![
+            ("X-Multi".into(), "one".into()),
+            ("x-multi".into(), "two".into()),
+            ("Cookie".into(), "a=1".into()),
+            ("cookie".into(), "b=2".into()),
+            ("Content-Type".into(), "text/plain".into()),
+            ("Content-Length".into(), "999".into()),
+            ("X_Forwarded_For".into(), "6.6.6.6".into()),
+            ("bad name".into(), "x".into()),
+        ];
+        r.body = b"hi".to_vec();
+        let env = build(&r, &config(""));
+        assert_eq!(env.get("HTTP_X_MULTI"), Some("one, two"));
+        assert_eq!(env.get("HTTP_COOKIE"), Some("a=1; b=2"));
+        assert_eq!(env.get("CONTENT_TYPE"), Some("text/plain"));
+        assert_eq!(env.get("CONTENT_LENGTH"), Some("2"));
+        assert_eq!(env.get("HTTP_CONTENT_TYPE"), None);
+        assert_eq!(env.get("HTTP_CONTENT_LENGTH"), None);
+        assert_eq!(env.get("HTTP_X_FORWARDED_FOR"), None);
+        assert!(env.vars.iter().all(|(k, _)| !k.contains(' ')));
+    }
+
+    #[test]
+    fn cookies_array_replaces_the_cookie_header() {
+        let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
+        r.headers = vec![("cookie".into(), "a=1; b=2".into())];
+        r.cookies = Some(vec!["a=1".into(), "b=2".into()]);
+        assert_eq!(build(&r, &config("")).get("HTTP_COOKIE"), Some("a=1; b=2"));
+    }
+
+    #[test]
+    fn server_name_and_port_are_never_empty() {
+        let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
+        let env = build(&r, &config(""));
+        assert_eq!(
+            (env.get("SERVER_NAME"), env.get("SERVER_PORT")),
+            (Some("localhost"), Some("443"))
+        );
+        r.default_scheme = "http";
+        r.headers = vec![("Host".into(), "example.com:8080".into())];
+        let env = build(&r, &config(""));
+        assert_eq!(
+            (env.get("SERVER_NAME"), env.get("SERVER_PORT")),
+            (Some("example.com"), Some("8080"))
+        );
+        assert_eq!(env.get("wsgi.url_scheme"), Some("http"));
+        r.headers = vec![
+            ("Host".into(), "[::1]:9000".into()),
+            ("X-Forwarded-Proto".into(), "https".into()),
+        ];
+        let env = build(&r, &config(""));
+        assert_eq!(
+            (env.get("SERVER_NAME"), env.get("SERVER_PORT")),
+            (Some("[::1]"), Some("9000"))
+        );
+        assert_eq!(
+            (env.get("wsgi.url_scheme"), env.get("HTTPS")),
+            (Some("https"), Some("on"))
+        );
+        r.headers.push(("X-Forwarded-Port".into(), "443".into()));
+        assert_eq!(build(&r, &config("")).get("SERVER_PORT"), Some("443"));
+    }
+
+    #[test]
+    fn non_ascii_header_values_become_bytes_as_unicode() {
+        let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
+        r.headers = vec![("X-Name".into(), "José".into())];
+        assert_eq!(build(&r, &config("")).get("HTTP_X_NAME"), Some("Jos\u{c3}\u{a9}"));
+    }
+
+    #[test]
+    fn server_protocol_falls_back_to_http_1_1() {
+        assert_eq!(server_protocol(Some("HTTP/2.0")), "HTTP/2.0");
+        assert_eq!(server_protocol(Some("HTTP/1.1")), "HTTP/1.1");
+        assert_eq!(server_protocol(Some("gopher")), "HTTP/1.1");
+        assert_eq!(server_protocol(None), "HTTP/1.1");
+    }
+}

@@ -1,0 +1,140 @@
+//! VPC Lattice v1 and v2 -> `Request`.
+//!
+//! Format: <https://docs.aws.amazon.com/vpc-lattice/latest/ug/lambda-functions.html>. v1 is
+//! snake_case with string header values; v2 is camelCase and its header and query values are
+//! documented as lists by AWS's Java types but as strings by Powertools' schemas, so both are
+//! accepted. No live capture of encoded paths exists yet: the path is treated as encoded (it is
+//! the request target, like ALB's) and query values as decoded, like API Gateway's.
+
+use serde::Deserialize;
+
+use super::alb::rightmost_forwarded_for;
+use super::de::{Pairs, nullable};
+use crate::request::{self, EventPath, Request, Stage};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LatticeV1Event {
+    method: String,
+    #[serde(default, deserialize_with = "nullable")]
+    raw_path: String,
+    #[serde(default)]
+    headers: Pairs<String>,
+    #[serde(default)]
+    query_string_parameters: Pairs<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    is_base64_encoded: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LatticeV2Event {
+    method: String,
+    #[serde(default, deserialize_with = "nullable")]
+    path: String,
+    #[serde(default)]
+    headers: Pairs<OneOrMany>,
+    #[serde(default)]
+    query_string_parameters: Pairs<OneOrMany>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    is_base64_encoded: bool,
+}
+
+/// A value that is either one string or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let slice = match self {
+            Self::One(value) => std::slice::from_ref(value),
+            Self::Many(values) => values.as_slice(),
+        };
+        slice.iter().map(String::as_str)
+    }
+}
+
+pub(super) fn v1_to_request(event: LatticeV1Event) -> Result<Request, String> {
+    let query_string = request::encode_query(
+        event
+            .query_string_parameters
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let (path, query_string) = split_query(event.raw_path, query_string);
+    build(
+        event.method,
+        path,
+        query_string,
+        event.headers.0,
+        event.body.as_deref(),
+        event.is_base64_encoded,
+    )
+}
+
+pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
+    let query_string = request::encode_query(
+        event
+            .query_string_parameters
+            .0
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v))),
+    );
+    let headers = event
+        .headers
+        .0
+        .iter()
+        .flat_map(|(name, values)| values.iter().map(move |value| (name.clone(), value.to_owned())))
+        .collect();
+    let (path, query_string) = split_query(event.path, query_string);
+    build(
+        event.method,
+        path,
+        query_string,
+        headers,
+        event.body.as_deref(),
+        event.is_base64_encoded,
+    )
+}
+
+/// Lattice's path is the request target and may still carry `?query` (AWS's v1 sample event
+/// does); the parameters map wins when both are there.
+fn split_query(path: String, from_parameters: String) -> (String, String) {
+    match path.split_once('?') {
+        Some((path, query)) if from_parameters.is_empty() => (path.to_owned(), query.to_owned()),
+        Some((path, _)) => (path.to_owned(), from_parameters),
+        None => (path, from_parameters),
+    }
+}
+
+fn build(
+    method: String,
+    path: String,
+    query_string: String,
+    headers: Vec<(String, String)>,
+    body: Option<&str>,
+    is_base64: bool,
+) -> Result<Request, String> {
+    let source_ip = rightmost_forwarded_for(&headers);
+    Ok(Request {
+        method,
+        path: EventPath::Encoded(path),
+        stage: Stage::Absent,
+        query_string,
+        body: request::decode_body(body, is_base64)?,
+        headers,
+        cookies: None,
+        source_ip,
+        protocol: None,
+        domain_name: None,
+        default_scheme: "https",
+    })
+}

@@ -1,0 +1,360 @@
+//! Event bytes -> `(Source, Request)`.
+//!
+//! The source is decided once, from structural markers (PEERS.md 2.1), then the event is parsed
+//! once into that source's type with a path-aware error. Never by trying each type in turn:
+//! lambda_http does that and a single unexpected `null` makes an ALB event "not HTTP" at all.
+
+mod alb;
+mod api_gateway_v1;
+mod de;
+mod http_v2;
+mod lattice;
+
+use std::fmt;
+
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::error::EventError;
+use crate::request::Request;
+
+/// Where the event came from; decides the response shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// API Gateway REST API (payload format 1.0).
+    RestV1,
+    /// HTTP API with payload format 1.0.
+    HttpV1,
+    /// HTTP API with payload format 2.0.
+    HttpV2,
+    /// Lambda Function URL (payload 2.0 shape, path not decoded).
+    FunctionUrl,
+    /// Application Load Balancer; `multi_value` when the target group has multi-value headers on.
+    Alb {
+        /// The request came with `multiValueHeaders`, so the response must use them too.
+        multi_value: bool,
+    },
+    /// VPC Lattice, event structure version 1 (snake_case keys).
+    LatticeV1,
+    /// VPC Lattice, event structure version 2.
+    LatticeV2,
+}
+
+impl Source {
+    /// A human name for messages and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RestV1 => "API Gateway REST",
+            Self::HttpV1 => "HTTP API (payload 1.0)",
+            Self::HttpV2 => "HTTP API (payload 2.0)",
+            Self::FunctionUrl => "Function URL",
+            Self::Alb { multi_value: false } => "ALB",
+            Self::Alb { multi_value: true } => "ALB (multi-value headers)",
+            Self::LatticeV1 => "VPC Lattice v1",
+            Self::LatticeV2 => "VPC Lattice v2",
+        }
+    }
+}
+
+/// Detects the source and parses the event into a `Request`.
+pub fn parse(event: &str) -> Result<(Source, Request), EventError> {
+    let source = detect(event)?;
+    let request = match source {
+        Source::RestV1 | Source::HttpV1 => api_gateway_v1::to_request(typed(event, source)?, source),
+        Source::HttpV2 | Source::FunctionUrl => http_v2::to_request(typed(event, source)?, source),
+        Source::Alb { .. } => alb::to_request(typed(event, source)?),
+        Source::LatticeV1 => lattice::v1_to_request(typed(event, source)?),
+        Source::LatticeV2 => lattice::v2_to_request(typed(event, source)?),
+    };
+    request
+        .map(|request| (source, request))
+        .map_err(|reason| EventError::BadBody { origin: source, reason })
+}
+
+fn typed<T: DeserializeOwned>(event: &str, source: Source) -> Result<T, EventError> {
+    let mut deserializer = serde_json::Deserializer::from_str(event);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| EventError::Malformed {
+        source_name: source.name(),
+        path: err.path().to_string(),
+        message: err.inner().to_string(),
+    })
+}
+
+/// Decides the source from the markers each one carries, in an order where no marker of a
+/// later source can appear in an earlier one.
+pub fn detect(event: &str) -> Result<Source, EventError> {
+    let probe: Probe = serde_json::from_str(event).map_err(|err| {
+        EventError::Unsupported(if err.is_syntax() || err.is_eof() {
+            format!("the event is not valid JSON ({err})")
+        } else {
+            format!("the event is not a JSON object ({err})")
+        })
+    })?;
+    let context = &probe.request_context;
+    if context.elb {
+        return Ok(Source::Alb {
+            multi_value: probe.multi_value_headers,
+        });
+    }
+    if context.http && probe.raw_path {
+        let is_function_url = context
+            .domain_name
+            .as_deref()
+            .is_some_and(|d| d.contains(".lambda-url."));
+        return Ok(if is_function_url {
+            Source::FunctionUrl
+        } else {
+            Source::HttpV2
+        });
+    }
+    if probe.http_method && probe.has_request_context {
+        return Ok(if probe.version.as_deref() == Some("1.0") {
+            Source::HttpV1
+        } else {
+            Source::RestV1
+        });
+    }
+    if context.service_network_arn || (probe.version.as_deref() == Some("2.0") && probe.method && probe.path) {
+        return Ok(Source::LatticeV2);
+    }
+    if probe.snake_raw_path && probe.method {
+        return Ok(Source::LatticeV1);
+    }
+    Err(EventError::Unsupported(format!(
+        "not an HTTP event: found none of requestContext.elb (ALB), requestContext.http + rawPath \
+         (HTTP API 2.0, Function URL), httpMethod + requestContext (REST, HTTP API 1.0), \
+         raw_path + method (VPC Lattice v1), requestContext.serviceNetworkArn (VPC Lattice v2); \
+         top-level keys: [{}]",
+        probe.keys.join(", ")
+    )))
+}
+
+/// The markers `detect` looks at, read in one pass that skips every other value.
+#[derive(Default)]
+struct Probe {
+    keys: Vec<String>,
+    version: Option<String>,
+    has_request_context: bool,
+    request_context: ContextProbe,
+    raw_path: bool,
+    snake_raw_path: bool,
+    http_method: bool,
+    method: bool,
+    path: bool,
+    multi_value_headers: bool,
+}
+
+#[derive(Default)]
+struct ContextProbe {
+    elb: bool,
+    http: bool,
+    service_network_arn: bool,
+    domain_name: Option<String>,
+}
+
+/// How many top-level keys an "unsupported event" message lists.
+const KEYS_IN_MESSAGE: usize = 12;
+
+impl<'de> serde::Deserialize<'de> for Probe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProbeVisitor;
+        impl<'de> Visitor<'de> for ProbeVisitor {
+            type Value = Probe;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+                let mut probe = Probe::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "version" => probe.version = map.next_value::<Scalar>()?.0,
+                        "requestContext" => {
+                            let context = map.next_value::<Option<ContextProbe>>()?;
+                            probe.has_request_context = context.is_some();
+                            probe.request_context = context.unwrap_or_default();
+                        }
+                        "rawPath" => probe.raw_path = map.next_value::<Present>()?.0,
+                        "raw_path" => probe.snake_raw_path = map.next_value::<Present>()?.0,
+                        "httpMethod" => probe.http_method = map.next_value::<Present>()?.0,
+                        "method" => probe.method = map.next_value::<Present>()?.0,
+                        "path" => probe.path = map.next_value::<Present>()?.0,
+                        "multiValueHeaders" => probe.multi_value_headers = map.next_value::<Present>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    if probe.keys.len() < KEYS_IN_MESSAGE {
+                        probe.keys.push(key);
+                    }
+                }
+                Ok(probe)
+            }
+        }
+        deserializer.deserialize_map(ProbeVisitor)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ContextProbe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContextVisitor;
+        impl<'de> Visitor<'de> for ContextVisitor {
+            type Value = ContextProbe;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContextProbe, A::Error> {
+                let mut context = ContextProbe::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "elb" => context.elb = map.next_value::<Present>()?.0,
+                        "http" => context.http = map.next_value::<Present>()?.0,
+                        "serviceNetworkArn" => context.service_network_arn = map.next_value::<Present>()?.0,
+                        "domainName" => context.domain_name = map.next_value::<Scalar>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(context)
+            }
+            // A requestContext that is not an object carries no markers; the typed parse of the
+            // detected source (if any) reports it with its path.
+            fn visit_bool<E>(self, _: bool) -> Result<ContextProbe, E> {
+                Ok(ContextProbe::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ContextProbe, E> {
+                Ok(ContextProbe::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ContextProbe, E> {
+                Ok(ContextProbe::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ContextProbe, E> {
+                Ok(ContextProbe::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ContextProbe, E> {
+                Ok(ContextProbe::default())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ContextProbe, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ContextProbe::default())
+            }
+        }
+        deserializer.deserialize_any(ContextVisitor)
+    }
+}
+
+/// True for any value but `null`.
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Present(Option::<IgnoredAny>::deserialize(deserializer)?.is_some()))
+    }
+}
+
+/// A string value, or `None` for anything else (skipped).
+struct Scalar(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Scalar(match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Some(s),
+            _ => None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_source_from_its_markers() {
+        let cases = [
+            (
+                r#"{"requestContext":{"elb":{"targetGroupArn":"x"}},"httpMethod":"GET","headers":{}}"#,
+                Source::Alb { multi_value: false },
+            ),
+            (
+                r#"{"requestContext":{"elb":{}},"httpMethod":"GET","multiValueHeaders":{}}"#,
+                Source::Alb { multi_value: true },
+            ),
+            (
+                r#"{"requestContext":{"elb":{}},"multiValueHeaders":null,"headers":{}}"#,
+                Source::Alb { multi_value: false },
+            ),
+            (
+                r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"},"domainName":"id.execute-api.us-east-1.amazonaws.com"}}"#,
+                Source::HttpV2,
+            ),
+            (
+                r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{},"domainName":"abc.lambda-url.us-east-1.on.aws"}}"#,
+                Source::FunctionUrl,
+            ),
+            (
+                r#"{"httpMethod":"GET","requestContext":{"stage":"prod"}}"#,
+                Source::RestV1,
+            ),
+            (
+                r#"{"version":"1.0","httpMethod":"GET","requestContext":{}}"#,
+                Source::HttpV1,
+            ),
+            (r#"{"raw_path":"/","method":"GET","headers":{}}"#, Source::LatticeV1),
+            (
+                r#"{"version":"2.0","path":"/","method":"GET","requestContext":{"serviceNetworkArn":"arn"}}"#,
+                Source::LatticeV2,
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(detect(event).expect(event), expected, "{event}");
+        }
+    }
+
+    #[test]
+    fn unsupported_events_name_what_is_missing() {
+        for event in [
+            r#"{"Records":[{"eventSource":"aws:sqs"}]}"#,
+            "{}",
+            r#"{"requestContext":"x","foo":1}"#,
+        ] {
+            let err = detect(event).expect_err(event);
+            assert_eq!(err.error_type(), "UnsupportedEvent");
+            assert!(err.to_string().contains("requestContext.http + rawPath"), "{err}");
+        }
+        assert!(
+            detect(r#"{"Records":[]}"#)
+                .expect_err("sqs")
+                .to_string()
+                .contains("top-level keys: [Records]")
+        );
+    }
+
+    #[test]
+    fn non_objects_and_bad_json_are_unsupported_with_a_reason() {
+        assert!(
+            detect("[1,2]")
+                .expect_err("array")
+                .to_string()
+                .contains("not a JSON object")
+        );
+        assert!(
+            detect("\"GET /\"")
+                .expect_err("string")
+                .to_string()
+                .contains("not a JSON object")
+        );
+        assert!(
+            detect("{\"a\":")
+                .expect_err("truncated")
+                .to_string()
+                .contains("not valid JSON")
+        );
+    }
+
+    #[test]
+    fn malformed_events_report_the_json_path() {
+        let event = r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":7}}}"#;
+        let err = parse(event).expect_err("method is a number");
+        assert_eq!(err.error_type(), "InvalidEvent");
+        assert!(err.to_string().contains("[requestContext.http.method]"), "{err}");
+    }
+}

@@ -1,0 +1,132 @@
+//! Starts CPython once: sys.path as the managed runtime builds it, then the app import.
+//!
+//! One of the two files that use pyo3 (the other is `wsgi.rs`). Runs at init only.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::config::Config;
+use crate::error::InitError;
+use crate::wsgi::WsgiApp;
+
+/// Where Lambda layers are extracted.
+const LAYER_ROOT: &str = "/opt";
+
+/// Initializes the interpreter, imports the application and prepares the WSGI machinery.
+pub fn start(config: &Config) -> Result<WsgiApp, InitError> {
+    Python::initialize();
+    Python::attach(|py| {
+        let support = load_support(py).map_err(|err| interpreter_error(py, &err))?;
+        setup_sys_path(py, &support, config).map_err(|err| interpreter_error(py, &err))?;
+        let app = import_app(py, &support, config)?;
+        WsgiApp::new(py, app, &support).map_err(|err| interpreter_error(py, &err))
+    })
+}
+
+fn load_support(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let code = CString::new(include_str!("support.py")).expect("BUG: support.py contains a NUL byte");
+    PyModule::from_code(py, &code, c"lambda_wsgi_support.py", c"lambda_wsgi_support")
+}
+
+fn setup_sys_path(py: Python<'_>, support: &Bound<'_, PyModule>, config: &Config) -> PyResult<()> {
+    let version = py.version_info();
+    let python_dir = format!("python{}.{}", version.major, version.minor);
+    let front = [absolute(&config.task_root)];
+    let mut site_dirs = vec![
+        Path::new(LAYER_ROOT)
+            .join("python/lib")
+            .join(&python_dir)
+            .join("site-packages"),
+        Path::new(LAYER_ROOT).join("python"),
+    ];
+    if let Some(venv) = &config.virtual_env {
+        site_dirs.push(venv.join("lib").join(&python_dir).join("site-packages"));
+    }
+    site_dirs.retain(|dir| dir.is_dir());
+    let as_strings = |dirs: &[PathBuf]| {
+        dirs.iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    support.call_method1(
+        "setup_sys_path",
+        (
+            PyList::new(py, as_strings(&front))?,
+            PyList::new(py, as_strings(&site_dirs))?,
+        ),
+    )?;
+    Ok(())
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn import_app<'py>(
+    py: Python<'py>,
+    support: &Bound<'py, PyModule>,
+    config: &Config,
+) -> Result<Bound<'py, PyAny>, InitError> {
+    let module = py.import(config.app_module.as_str()).map_err(|err| InitError::Import {
+        module: config.app_module.clone(),
+        message: describe(py, &err),
+        traceback: traceback(support, &err),
+    })?;
+    let mut app = module.into_any();
+    for attr in config.app_attr.split('.') {
+        app = app.getattr(attr).map_err(|_| {
+            InitError::HandlerNotFound(format!(
+                "Handler '{}' missing: module '{}' has no attribute '{}'",
+                config.app_spec(),
+                config.app_module,
+                config.app_attr
+            ))
+        })?;
+    }
+    if !app.is_callable() {
+        let type_name = app
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".to_owned());
+        return Err(InitError::HandlerNotFound(format!(
+            "Handler '{}' is a {type_name}, not a WSGI application (a callable taking environ and start_response)",
+            config.app_spec()
+        )));
+    }
+    Ok(app)
+}
+
+fn interpreter_error(py: Python<'_>, err: &PyErr) -> InitError {
+    InitError::Interpreter {
+        message: describe(py, err),
+        traceback: Vec::new(),
+    }
+}
+
+/// `TypeName: message`.
+pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> String {
+    let type_name = err
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".to_owned());
+    let message = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    if message.is_empty() {
+        type_name
+    } else {
+        format!("{type_name}: {message}")
+    }
+}
+
+/// The formatted traceback lines of `err`, via support.format_exception.
+pub(crate) fn traceback(support: &Bound<'_, PyModule>, err: &PyErr) -> Vec<String> {
+    let py = support.py();
+    support
+        .call_method1("format_exception", (err.value(py),))
+        .and_then(|lines| lines.extract::<Vec<String>>())
+        .unwrap_or_else(|format_err| vec![format!("(traceback unavailable: {format_err})")])
+}

@@ -1,0 +1,361 @@
+//! `(Source, &AppResponse, is_head)` -> the response JSON the event's front door expects.
+//!
+//! Each front door is strict about keys: REST fails on `statusDescription` or `cookies`
+//! ("Malformed Lambda proxy response"), ALB needs `statusDescription` and, in multi-value mode,
+//! every header in `multiValueHeaders` (PEERS.md 2.8). So each source gets exactly its keys.
+
+use base64::Engine as _;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::event::Source;
+
+/// What the application answered, validated by `wsgi.rs`: the status is a number with a reason,
+/// header names are tokens and values hold no CR/LF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppResponse {
+    /// Status code, 100..=999.
+    pub status: u16,
+    /// Reason phrase from the status line (`OK`).
+    pub reason: String,
+    /// Header lines in the order the app gave them; values are bytes-as-unicode.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl AppResponse {
+    /// A short plain-text response the runtime answers on the app's behalf (400, 500, ...).
+    pub fn plain(status: u16, reason: &str, message: &str) -> Self {
+        AppResponse {
+            status,
+            reason: reason.to_owned(),
+            headers: vec![("Content-Type".to_owned(), "text/plain; charset=utf-8".to_owned())],
+            body: message.as_bytes().to_vec(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The JSON object handed back to Lambda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventResponse {
+    status_code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<Entries<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_value_headers: Option<Entries<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<Vec<String>>,
+    body: String,
+    is_base64_encoded: bool,
+}
+
+/// An object whose keys keep the order they were added in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entries<T>(Vec<(String, T)>);
+
+impl<T: Serialize> Serialize for Entries<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Renders `response` in `source`'s shape. `extra_text_types` come from WSGI_TEXT_MIME_TYPES.
+pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_types: &[String]) -> EventResponse {
+    let (body, is_base64_encoded) = encode_body(response, is_head, extra_text_types);
+    let mut out = EventResponse {
+        status_code: response.status,
+        status_description: None,
+        headers: None,
+        multi_value_headers: None,
+        cookies: None,
+        body,
+        is_base64_encoded,
+    };
+    match source {
+        // Only multiValueHeaders: a name in both maps loses its `headers` value anyway, and
+        // repeated headers and every Set-Cookie survive this way.
+        Source::RestV1 | Source::HttpV1 => out.multi_value_headers = Some(group(&response.headers)),
+        Source::Alb { multi_value: true } => {
+            out.status_description = Some(status_description(response));
+            out.multi_value_headers = Some(group(&response.headers));
+        }
+        Source::HttpV2 | Source::FunctionUrl => {
+            // Each `cookies` entry becomes its own Set-Cookie line; 2.0 header maps are
+            // case-insensitive, so names are lowercased and repeats comma-joined.
+            let (cookies, others): (Vec<_>, Vec<_>) = response
+                .headers
+                .iter()
+                .partition(|(name, _)| name.eq_ignore_ascii_case("set-cookie"));
+            let lowered: Vec<(String, String)> = others
+                .into_iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+                .collect();
+            out.headers = Some(join(&lowered));
+            if !cookies.is_empty() {
+                out.cookies = Some(cookies.into_iter().map(|(_, v)| v.clone()).collect());
+            }
+        }
+        Source::Alb { multi_value: false } | Source::LatticeV1 | Source::LatticeV2 => {
+            out.status_description = Some(status_description(response));
+            out.headers = Some(join_keeping_last_cookie(&response.headers, source));
+        }
+    }
+    out
+}
+
+fn status_description(response: &AppResponse) -> String {
+    format!("{} {}", response.status, response.reason).trim_end().to_owned()
+}
+
+/// Groups repeated names (case-insensitively, first spelling kept) into lists.
+fn group(headers: &[(String, String)]) -> Entries<Vec<String>> {
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        match grouped.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, values)) => values.push(value.clone()),
+            None => grouped.push((name.clone(), vec![value.clone()])),
+        }
+    }
+    Entries(grouped)
+}
+
+/// Joins repeated names with ", " (RFC 9110 5.3).
+fn join(headers: &[(String, String)]) -> Entries<String> {
+    Entries(
+        group(headers)
+            .0
+            .into_iter()
+            .map(|(name, values)| (name, values.join(", ")))
+            .collect(),
+    )
+}
+
+/// Single-value front doors cannot carry two Set-Cookie lines and cookies cannot be
+/// comma-joined, so the last one is kept (as Powertools does) and the loss is logged.
+fn join_keeping_last_cookie(headers: &[(String, String)], source: Source) -> Entries<String> {
+    let cookie_count = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .count();
+    if cookie_count <= 1 {
+        return join(headers);
+    }
+    tracing::warn!(
+        "{} responses carry one Set-Cookie header; kept the last of {cookie_count}. \
+         Enable multi-value headers on the ALB target group to send them all.",
+        source.name()
+    );
+    let mut seen = 0;
+    let kept: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| {
+            if !n.eq_ignore_ascii_case("set-cookie") {
+                return true;
+            }
+            seen += 1;
+            seen == cookie_count
+        })
+        .cloned()
+        .collect();
+    join(&kept)
+}
+
+/// Text types go as UTF-8 strings; everything else, any Content-Encoding, and "text" that is not
+/// valid UTF-8 go as base64 (apig-wsgi, serverless-wsgi and Zappa crash on the last case).
+fn encode_body(response: &AppResponse, is_head: bool, extra_text_types: &[String]) -> (String, bool) {
+    if is_head || response.body.is_empty() {
+        return (String::new(), false);
+    }
+    let compressed = response
+        .header("content-encoding")
+        .is_some_and(|v| !v.trim().is_empty());
+    if !compressed && is_text_type(response.header("content-type"), extra_text_types) {
+        if let Ok(text) = std::str::from_utf8(&response.body) {
+            return (text.to_owned(), false);
+        }
+    }
+    (base64::engine::general_purpose::STANDARD.encode(&response.body), true)
+}
+
+/// Media types sent as text by default, beyond `text/*` and the `+json`/`+xml`/`+yaml` suffixes.
+const TEXT_TYPES: &[&str] = &[
+    "application/json",
+    "application/javascript",
+    "application/ecmascript",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "application/yaml",
+    "application/x-yaml",
+    "application/graphql",
+    "image/svg+xml",
+];
+
+fn is_text_type(content_type: Option<&str>, extra_text_types: &[String]) -> bool {
+    let Some(content_type) = content_type else { return false };
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    mime.starts_with("text/")
+        || TEXT_TYPES.contains(&mime.as_str())
+        || [("+json"), ("+xml"), ("+yaml")]
+            .iter()
+            .any(|suffix| mime.ends_with(suffix))
+        || extra_text_types.iter().any(|t| match t.strip_suffix("/*") {
+            Some(kind) => mime.split_once('/').is_some_and(|(k, _)| k == kind),
+            None => *t == mime,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn app(headers: &[(&str, &str)], body: &[u8]) -> AppResponse {
+        AppResponse {
+            status: 201,
+            reason: "Created".into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_vec(),
+        }
+    }
+
+    fn rendered(source: Source, response: &AppResponse, is_head: bool) -> serde_json::Value {
+        serde_json::to_value(render(source, response, is_head, &[])).expect("serializes")
+    }
+
+    const HEADERS: &[(&str, &str)] = &[
+        ("Content-Type", "text/html"),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("X-Dup", "1"),
+        ("x-dup", "2"),
+    ];
+
+    #[test]
+    fn rest_uses_only_multi_value_headers() {
+        let v = rendered(Source::RestV1, &app(HEADERS, b"<p>"), false);
+        assert_eq!(
+            v,
+            json!({"statusCode": 201, "multiValueHeaders": {"Content-Type": ["text/html"], "Set-Cookie": ["a=1", "b=2"], "X-Dup": ["1", "2"]}, "body": "<p>", "isBase64Encoded": false})
+        );
+    }
+
+    #[test]
+    fn http_v2_moves_set_cookie_to_cookies_and_joins_the_rest() {
+        let v = rendered(Source::HttpV2, &app(HEADERS, b"<p>"), false);
+        assert_eq!(
+            v,
+            json!({"statusCode": 201, "headers": {"content-type": "text/html", "x-dup": "1, 2"}, "cookies": ["a=1", "b=2"], "body": "<p>", "isBase64Encoded": false})
+        );
+        let v = rendered(
+            Source::FunctionUrl,
+            &app(&[("Content-Type", "text/plain")], b"x"),
+            false,
+        );
+        assert!(v.get("cookies").is_none(), "{v}");
+    }
+
+    #[test]
+    fn alb_answers_in_the_request_mode_with_a_status_description() {
+        let v = rendered(Source::Alb { multi_value: true }, &app(HEADERS, b""), false);
+        assert_eq!(v["statusDescription"], "201 Created");
+        assert_eq!(v["multiValueHeaders"]["Set-Cookie"], json!(["a=1", "b=2"]));
+        assert!(v.get("headers").is_none());
+        let v = rendered(Source::Alb { multi_value: false }, &app(HEADERS, b""), false);
+        assert_eq!(
+            v["headers"],
+            json!({"Content-Type": "text/html", "Set-Cookie": "b=2", "X-Dup": "1, 2"})
+        );
+        assert!(v.get("multiValueHeaders").is_none());
+    }
+
+    #[test]
+    fn lattice_is_alb_shaped() {
+        let v = rendered(
+            Source::LatticeV2,
+            &app(&[("Content-Type", "application/json")], b"{}"),
+            false,
+        );
+        assert_eq!(
+            v,
+            json!({"statusCode": 201, "statusDescription": "201 Created", "headers": {"Content-Type": "application/json"}, "body": "{}", "isBase64Encoded": false})
+        );
+    }
+
+    #[test]
+    fn body_encoding_rules() {
+        let b64 = |ct: &[(&str, &str)], body: &[u8]| {
+            rendered(Source::HttpV2, &app(ct, body), false)["isBase64Encoded"].clone()
+        };
+        assert_eq!(
+            b64(&[("Content-Type", "application/json; charset=utf-8")], b"{}"),
+            false
+        );
+        assert_eq!(b64(&[("Content-Type", "application/problem+json")], b"{}"), false);
+        assert_eq!(b64(&[("Content-Type", "image/svg+xml")], b"<svg/>"), false);
+        assert_eq!(b64(&[("Content-Type", "image/png")], b"\x89PNG"), true);
+        assert_eq!(b64(&[], b"no type"), true);
+        assert_eq!(
+            b64(&[("Content-Type", "text/plain"), ("Content-Encoding", "gzip")], b"x"),
+            true
+        );
+        assert_eq!(
+            b64(&[("Content-Type", "text/plain; charset=latin-1")], b"caf\xe9"),
+            true
+        );
+        let v = rendered(Source::HttpV2, &app(&[("Content-Type", "image/png")], &[0, 255]), false);
+        assert_eq!(v["body"], "AP8=");
+    }
+
+    #[test]
+    fn extra_text_types_are_honoured() {
+        let extra = vec!["application/x-ndjson".to_owned(), "font/*".to_owned()];
+        let r = render(
+            Source::HttpV2,
+            &app(&[("Content-Type", "font/woff2")], b"abc"),
+            false,
+            &extra,
+        );
+        assert!(!r.is_base64_encoded);
+        let r = render(
+            Source::HttpV2,
+            &app(&[("Content-Type", "application/x-ndjson")], b"{}"),
+            false,
+            &extra,
+        );
+        assert!(!r.is_base64_encoded);
+    }
+
+    #[test]
+    fn head_gets_no_body() {
+        let v = rendered(Source::RestV1, &app(&[("Content-Type", "text/plain")], b"hello"), true);
+        assert_eq!(
+            (v["body"].clone(), v["isBase64Encoded"].clone()),
+            (json!(""), json!(false))
+        );
+    }
+}

@@ -1,0 +1,59 @@
+"""Python-side helpers of the lambda-wsgi runtime, loaded once at init.
+
+Only what must be Python lives here: sys.path handling that honours .pth files, the lazily
+parsed event mapping, and traceback formatting. Everything per request is driven from wsgi.rs.
+"""
+
+import json
+import site
+import sys
+import traceback
+from collections.abc import Mapping
+
+
+def setup_sys_path(front, site_dirs):
+    """Order sys.path as the managed Python runtime does: the task root first, then each site
+    directory (with its .pth files, so namespace packages and editable installs work), then
+    whatever the interpreter had (PYTHONPATH, the standard library)."""
+    before = list(sys.path)
+    for directory in site_dirs:
+        site.addsitedir(directory)
+    added = [p for p in sys.path if p not in before]
+    ordered = [*front, *added]
+    sys.path[:] = ordered + [p for p in before if p not in ordered]
+    # Line-buffer stdout so print() lines reach CloudWatch when they happen, not at exit.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+
+
+class LambdaEvent(Mapping):
+    """The raw Lambda event (environ["lambda.event"]), parsed from JSON on first use so that
+    requests that never look at it do not pay for it."""
+
+    __slots__ = ("_raw", "_data")
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._data = None
+
+    def _load(self):
+        if self._data is None:
+            self._data = json.loads(self._raw)
+        return self._data
+
+    def __getitem__(self, key):
+        return self._load()[key]
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self):
+        return len(self._load())
+
+    def __repr__(self):
+        return f"LambdaEvent({self._load()!r})"
+
+
+def format_exception(exc):
+    """The traceback of `exc` as a list of lines."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()

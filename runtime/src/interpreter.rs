@@ -126,7 +126,7 @@ pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> String {
 pub(crate) fn traceback(support: &Bound<'_, PyModule>, err: &PyErr) -> Vec<String> {
     let py = support.py();
     support
-        .call_method1("format_exception", (err.value(py),))
+        .call_method1("format_exception", (err.value(py), err.traceback(py)))
         .and_then(|lines| lines.extract::<Vec<String>>())
         .unwrap_or_else(|format_err| vec![format!("(traceback unavailable: {format_err})")])
 }

@@ -54,6 +54,7 @@ class LambdaEvent(Mapping):
         return f"LambdaEvent({self._load()!r})"
 
 
-def format_exception(exc):
-    """The traceback of `exc` as a list of lines."""
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()
+def format_exception(exc, tb):
+    """The traceback of `exc` as a list of lines (`tb` is passed because the runtime holds it
+    apart from the exception object)."""
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)).splitlines()

@@ -1,0 +1,84 @@
+# lambda-wsgi. `make help` lists the targets.
+#
+# Everything a fresh machine needs is installed here: a local virtualenv (.venv) for the test
+# tools and the example's dependencies, and the Rust build through cargo. Each Python gets its
+# own bootstrap build under target/py<version> (the binary links that Python's libpython), so
+# switching versions never rebuilds the others.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION ?= 3.11
+PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
+PORT ?= 8000
+EVENT_FORMAT ?= http-v2
+CARGO ?= cargo
+
+# A Python by minor version: pyenv's install if there is one, else pythonX.Y on PATH.
+python_for = $(firstword $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
+PYTHON := $(call python_for,$(PYTHON_VERSION))
+
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+EMULATOR := target/debug/lambda-wsgi-emulator
+bootstrap_for = target/py$(1)/debug/bootstrap
+
+.PHONY: help run invoke test test-rust test-python lint fmt build clean-venv
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: $(VENV)/.installed build ## Serve examples/flask through bootstrap + the local emulator (PORT=8000, EVENT_FORMAT=http-v2)
+	@VIRTUAL_ENV=$(abspath $(VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
+		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT)
+
+invoke: $(VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
+	@VIRTUAL_ENV=$(abspath $(VENV)) $(EMULATOR) invoke --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
+		--handler app:app --task-root examples/flask $(EVENT)
+
+build: ## Build the emulator and bootstrap for PYTHON_VERSION
+	$(CARGO) build -p lambda-wsgi-emulator
+	$(MAKE) --no-print-directory bootstrap-$(PYTHON_VERSION)
+
+bootstrap-%:
+	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
+	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
+
+test: lint test-rust test-python ## Every test: lint, Rust unit + golden tests, end-to-end per Python version
+
+lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
+	$(CARGO) fmt --all -- --check
+	PYO3_PYTHON=$(PYTHON) $(CARGO) clippy --workspace --all-targets -- -D warnings
+	@bad=$$(grep -rl 'pyo3' runtime/src --include='*.rs' | grep -vE 'runtime/src/(interpreter|wsgi)\.rs'); \
+		test -z "$$bad" || { echo "pyo3 used outside interpreter.rs/wsgi.rs: $$bad"; exit 1; }
+	@bad=$$(grep -rlE 'env::var|std::env::var' runtime/src --include='*.rs' | grep -v 'runtime/src/main.rs'); \
+		test -z "$$bad" || { echo "the environment is read outside main.rs (use Config): $$bad"; exit 1; }
+
+test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the emulator's tests
+	$(CARGO) test -p lambda-wsgi-emulator
+	@set -e; for v in $(PYTHON_VERSIONS); do \
+		echo "== cargo test, Python $$v"; \
+		PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/py$$v $(CARGO) test -p lambda-wsgi; \
+	done
+
+test-python: $(VENV)/.installed ## End-to-end tests: real bootstrap via the emulator, once per Python version
+	$(CARGO) build -p lambda-wsgi-emulator
+	@set -e; for v in $(PYTHON_VERSIONS); do \
+		echo "== end to end, Python $$v"; \
+		$(MAKE) --no-print-directory bootstrap-$$v; \
+		LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$$v)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
+		LAMBDA_WSGI_PYTHON=$$($(MAKE) -s python-path V=$$v) \
+			$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e; \
+	done
+
+python-path:
+	@echo $(call python_for,$(V))
+
+$(VENV)/.installed: requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+clean-venv: ## Remove the virtualenv
+	rm -rf $(VENV)

@@ -1,0 +1,23 @@
+"""Reports which interpreter and libpython actually run, and sys.path, for the packaging test."""
+
+import json
+import sys
+import sysconfig
+
+
+def app(environ, start_response):
+    libpython = None
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            if "libpython" in line:
+                libpython = line.split()[-1]
+                break
+    body = {
+        "version": list(sys.version_info[:3]),
+        "prefix": sys.prefix,
+        "libdir": sysconfig.get_config_var("LIBDIR"),
+        "libpython": libpython,
+        "sys_path": sys.path,
+    }
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]

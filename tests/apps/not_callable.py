@@ -1,0 +1,3 @@
+"""An app module whose `app` is not a WSGI callable, for the init-error test."""
+
+app = "not a callable"

@@ -1,0 +1,141 @@
+"""End-to-end harness: the real `bootstrap`, started by the real emulator, as Lambda would.
+
+Binaries come from LAMBDA_WSGI_BOOTSTRAP / LAMBDA_WSGI_EMULATOR (the Makefile sets them per
+Python version); the Python that built bootstrap is LAMBDA_WSGI_PYTHON. No sleeps: every wait
+is for a line the emulator prints, bounded by a timeout.
+"""
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ROOT / "tests" / "apps"
+FIXTURES = ROOT / "runtime" / "tests" / "fixtures"
+BOOTSTRAP = Path(os.environ.get("LAMBDA_WSGI_BOOTSTRAP", ROOT / "target" / "debug" / "bootstrap"))
+EMULATOR = Path(os.environ.get("LAMBDA_WSGI_EMULATOR", ROOT / "target" / "debug" / "lambda-wsgi-emulator"))
+READY_TIMEOUT = 30
+
+
+class Emulator:
+    """`lambda-wsgi-emulator serve` running `bootstrap` with one app."""
+
+    def __init__(self, handler, *, event_format="http-v2", timeout=30, env=None, tmp_path=None, task_root=APPS):
+        self.handler = handler
+        args = [
+            str(EMULATOR), "serve",
+            "--bootstrap", str(BOOTSTRAP),
+            "--handler", handler,
+            "--task-root", str(task_root),
+            "--port", "0",
+            "--runtime-api-port", "0",
+            "--event-format", event_format,
+            "--timeout", str(timeout),
+        ]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        self.log_path = Path(tmp_path or "/tmp") / f"emulator-{handler.replace(':', '_')}-{event_format}.log"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self.api_port = self.front_port = None
+        self.wait_for("runtime ready")
+
+    def _read_stdout(self):
+        for raw in self.process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if "runtime API on 127.0.0.1:" in line:
+                self.api_port = int(line.rsplit(":", 1)[1])
+            if "serving http://127.0.0.1:" in line:
+                self.front_port = int(line.split("serving http://127.0.0.1:", 1)[1].split()[0].rstrip("/"))
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text, timeout=READY_TIMEOUT):
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"emulator did not print {text!r} within {timeout}s; log:\n{self.logs()}")
+            if line is None:
+                raise AssertionError(f"emulator exited before printing {text!r}; log:\n{self.logs()}")
+            if text in line:
+                return line
+
+    def logs(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def invoke(self, event):
+        """Direct invoke: returns (function_error, parsed JSON payload)."""
+        data = event if isinstance(event, bytes) else json.dumps(event).encode()
+        url = f"http://127.0.0.1:{self.api_port}/2015-03-31/functions/function/invocations"
+        request = urllib.request.Request(url, data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.headers.get("X-Amz-Function-Error"), json.loads(response.read())
+
+    def request(self, method, path, *, headers=None, body=None):
+        """A real HTTP request to the front door: returns (status, headers as list, body bytes)."""
+        url = f"http://127.0.0.1:{self.front_port}{path}"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=60) as response:
+                return response.status, response.headers.items(), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.items(), error.read()
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.fixture(scope="session")
+def start_emulator(tmp_path_factory):
+    started = []
+
+    def start(handler, **kwargs):
+        emulator = Emulator(handler, tmp_path=tmp_path_factory.mktemp("emulator"), **kwargs)
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def echo(start_emulator):
+    return start_emulator("echo:app")
+
+
+@pytest.fixture(scope="session")
+def misbehaving(start_emulator):
+    return start_emulator("misbehaving:app")
+
+
+def run_invoke(handler, event, *, env=None, task_root=APPS):
+    """`lambda-wsgi-emulator invoke`: returns (exit code, stdout, stderr)."""
+    args = [str(EMULATOR), "invoke", "--bootstrap", str(BOOTSTRAP), "--handler", handler,
+            "--task-root", str(task_root), "--timeout", "30", "-"]
+    for key, value in (env or {}).items():
+        args[2:2] = ["--env", f"{key}={value}"]
+    done = subprocess.run(args, input=json.dumps(event).encode(), capture_output=True, timeout=120)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()

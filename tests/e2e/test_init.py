@@ -1,0 +1,46 @@
+"""Init failures are reported to /runtime/init/error with the traceback, and the process exits."""
+
+import json
+
+import pytest
+
+from conftest import run_invoke
+
+EVENT = {
+    "version": "2.0", "rawPath": "/", "rawQueryString": "", "headers": {},
+    "requestContext": {"http": {"method": "GET", "path": "/", "sourceIp": "1.2.3.4"}, "stage": "$default"},
+}
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type", "message"),
+    [
+        ("broken_import:app", "Runtime.ImportModuleError",
+         "Unable to import module 'broken_import': ModuleNotFoundError: No module named 'a_module_that_does_not_exist'"),
+        ("not_callable:app", "Runtime.HandlerNotFound", "Handler 'not_callable:app' is a str, not a WSGI application"),
+        ("echo:nope", "Runtime.HandlerNotFound", "module 'echo' has no attribute 'nope'"),
+        ("no such handler", "Runtime.MalformedHandlerName", "is not module:attr"),
+    ],
+)
+def test_init_errors(handler, error_type, message):
+    code, stdout, stderr = run_invoke(handler, EVENT)
+    assert code == 2, (stdout, stderr)
+    error = json.loads(stdout)
+    assert error["errorType"] == error_type
+    assert message in error["errorMessage"]
+    if error_type == "Runtime.ImportModuleError":
+        assert any("broken_import.py" in line for line in error["stackTrace"])
+
+
+def test_invalid_setting_is_an_init_error_naming_it():
+    code, stdout, _ = run_invoke("echo:app", EVENT, env={"WSGI_ERROR_MODE": "sometimes"})
+    assert code == 2
+    error = json.loads(stdout)
+    assert error["errorType"] == "Runtime.InvalidConfiguration"
+    assert "WSGI_ERROR_MODE=sometimes" in error["errorMessage"]
+
+
+def test_invoke_mode_prints_the_response():
+    code, stdout, stderr = run_invoke("echo:app", EVENT)
+    assert code == 0, stderr
+    assert json.loads(stdout)["statusCode"] == 200

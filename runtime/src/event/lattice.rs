@@ -105,8 +105,8 @@ pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
     )
 }
 
-/// Lattice's path is the request target and may still carry `?query` (AWS's v1 sample event
-/// does); the parameters map wins when both are there.
+/// Defensive: should a path still carry `?query`, it is split off; the parameters map wins
+/// when both are there.
 fn split_query(path: String, from_parameters: String) -> (String, String) {
     match path.split_once('?') {
         Some((path, query)) if from_parameters.is_empty() => (path.to_owned(), query.to_owned()),

@@ -147,6 +147,19 @@ def context(environ, start_response):
     return Closing([json.dumps(body).encode()])
 
 
+def exit_process(environ, start_response):
+    os._exit(3)
+
+
+def sleep(environ, start_response):
+    import time
+    from urllib.parse import parse_qs
+
+    time.sleep(float(parse_qs(environ["QUERY_STRING"]).get("seconds", ["5"])[0]))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"slept"]
+
+
 def closed_count(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(CLOSED).encode()]
@@ -172,6 +185,8 @@ ROUTES = {
     "/latin1-text": latin1_text,
     "/context": context,
     "/closed-count": closed_count,
+    "/exit": exit_process,
+    "/sleep": sleep,
 }
 
 

@@ -45,8 +45,8 @@ class Emulator:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         self.lines = queue.Queue()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
         self.api_port = self.front_port = None
+        threading.Thread(target=self._read_stdout, daemon=True).start()
         self.wait_for("runtime ready")
 
     def _read_stdout(self):

@@ -1,0 +1,279 @@
+//! Hands invocations to the runtime one at a time and their outcomes back to whoever asked.
+//!
+//! The front door, the Invoke API and `invoke` mode all call [`Broker::invoke`]; the Runtime API
+//! endpoints and the child supervisor settle what it waits for.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `/invocation/{id}/response` body.
+    Response(Bytes),
+    /// `/invocation/{id}/error` body.
+    Error(Bytes),
+    /// `/init/error` body: the runtime never got to the invocation.
+    InitError(Bytes),
+    /// The runtime process exited before answering.
+    Died(String),
+    /// The deadline passed; the runtime was killed.
+    Timeout,
+}
+
+/// An invocation handed to the runtime by `/invocation/next`.
+pub struct Delivered {
+    /// Lambda-Runtime-Aws-Request-Id.
+    pub request_id: String,
+    /// Lambda-Runtime-Deadline-Ms.
+    pub deadline_ms: u64,
+    /// Lambda-Runtime-Trace-Id.
+    pub trace_id: String,
+    /// The event.
+    pub event: Bytes,
+}
+
+struct Pending {
+    ticket: u64,
+    event: Bytes,
+    reply: oneshot::Sender<Outcome>,
+}
+
+struct InFlight {
+    ticket: u64,
+    request_id: String,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The invocation queue and the one invocation in flight.
+pub struct Broker {
+    timeout: Duration,
+    queue: Mutex<VecDeque<Pending>>,
+    queued: Notify,
+    in_flight: Mutex<Option<InFlight>>,
+    /// Asks the supervisor to kill the runtime (deadline passed).
+    kill: mpsc::UnboundedSender<()>,
+    counter: AtomicU64,
+}
+
+impl Broker {
+    /// A broker whose invocations have `timeout` to answer; `kill` reaches the supervisor.
+    pub fn new(timeout: Duration, kill: mpsc::UnboundedSender<()>) -> Self {
+        Broker {
+            timeout,
+            queue: Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
+            in_flight: Mutex::new(None),
+            kill,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues `event` and waits for its outcome; past the deadline the runtime is killed.
+    pub async fn invoke(&self, event: Bytes) -> Outcome {
+        let (reply, outcome) = oneshot::channel();
+        let ticket = self.counter.fetch_add(1, Ordering::Relaxed);
+        lock(&self.queue).push_back(Pending { ticket, event, reply });
+        self.queued.notify_one();
+        // Time in the queue counts too: a client waits for both. The runtime's own deadline is
+        // set when it takes the event, so queued requests still get their full budget there.
+        match tokio::time::timeout(self.timeout + Duration::from_millis(500), outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Outcome::Died("the invocation was dropped".to_owned()),
+            Err(_) => {
+                // Only this caller's invocation may cost the runtime its life.
+                let mut in_flight = lock(&self.in_flight);
+                if in_flight.as_ref().is_some_and(|current| current.ticket == ticket) {
+                    in_flight.take();
+                    self.kill.send(()).ok();
+                }
+                Outcome::Timeout
+            }
+        }
+    }
+
+    /// Waits for the next invocation (`/invocation/next`).
+    pub async fn next(&self) -> Delivered {
+        loop {
+            let notified = self.queued.notified();
+            if let Some(pending) = self.pop_live() {
+                let request_id = self.new_request_id();
+                let deadline_ms = epoch_ms() + u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+                let trace_id = self.new_trace_id();
+                let event = pending.event;
+                *lock(&self.in_flight) = Some(InFlight {
+                    ticket: pending.ticket,
+                    request_id: request_id.clone(),
+                    reply: pending.reply,
+                });
+                return Delivered {
+                    request_id,
+                    deadline_ms,
+                    trace_id,
+                    event,
+                };
+            }
+            notified.await;
+        }
+    }
+
+    /// The oldest queued invocation whose caller is still waiting.
+    fn pop_live(&self) -> Option<Pending> {
+        let mut queue = lock(&self.queue);
+        while let Some(pending) = queue.pop_front() {
+            if !pending.reply.is_closed() {
+                return Some(pending);
+            }
+        }
+        None
+    }
+
+    /// Settles the invocation in flight; false if `request_id` is not it.
+    pub fn settle(&self, request_id: &str, outcome: Outcome) -> bool {
+        let mut in_flight = lock(&self.in_flight);
+        match in_flight.take() {
+            Some(current) if current.request_id == request_id => {
+                current.reply.send(outcome).ok();
+                true
+            }
+            other => {
+                *in_flight = other;
+                false
+            }
+        }
+    }
+
+    /// The runtime died: the invocation in flight fails with `why`.
+    pub fn fail_in_flight(&self, why: &str) {
+        if let Some(current) = lock(&self.in_flight).take() {
+            current.reply.send(Outcome::Died(why.to_owned())).ok();
+        }
+    }
+
+    /// Init failed: every queued invocation gets the init error, as on Lambda.
+    pub fn fail_queued(&self, init_error: &Bytes) {
+        for pending in lock(&self.queue).drain(..) {
+            pending.reply.send(Outcome::InitError(init_error.clone())).ok();
+        }
+    }
+
+    /// Resolves once an invocation is queued (the supervisor waits on it before restarting a
+    /// runtime whose init keeps failing).
+    pub async fn wait_for_work(&self) {
+        loop {
+            let notified = self.queued.notified();
+            if !lock(&self.queue).is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn new_request_id(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let seed = random_u64();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            seed >> 32,
+            (seed >> 16) & 0xffff,
+            seed & 0xfff,
+            n & 0xfff,
+            random_u64() & 0xffff_ffff_ffff
+        )
+    }
+
+    fn new_trace_id(&self) -> String {
+        format!(
+            "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
+            epoch_ms() / 1000,
+            u128::from(random_u64()) << 32 | u128::from(random_u64() & 0xffff_ffff),
+            random_u64()
+        )
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain data behind; keep serving.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Milliseconds since the epoch.
+pub fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Unpredictable enough for ids: std's per-process random hash keys, mixed with the clock.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_invocation_is_delivered_and_settled() {
+        let (kill, _kill_rx) = mpsc::unbounded_channel();
+        let broker = std::sync::Arc::new(Broker::new(Duration::from_secs(5), kill));
+        let caller = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.invoke(Bytes::from_static(b"{}")).await }
+        });
+        let delivered = broker.next().await;
+        assert_eq!(delivered.event, Bytes::from_static(b"{}"));
+        assert!(delivered.deadline_ms > epoch_ms());
+        assert!(!broker.settle("wrong-id", Outcome::Response(Bytes::new())));
+        assert!(broker.settle(&delivered.request_id, Outcome::Response(Bytes::from_static(b"ok"))));
+        assert_eq!(
+            caller.await.expect("joins"),
+            Outcome::Response(Bytes::from_static(b"ok"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missed_deadline_kills_the_runtime() {
+        let (kill, mut kill_rx) = mpsc::unbounded_channel();
+        let broker = std::sync::Arc::new(Broker::new(Duration::from_millis(10), kill));
+        let caller = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.invoke(Bytes::new()).await }
+        });
+        let _delivered = broker.next().await;
+        assert_eq!(caller.await.expect("joins"), Outcome::Timeout);
+        assert_eq!(kill_rx.recv().await, Some(()));
+    }
+
+    #[tokio::test]
+    async fn init_errors_fail_every_queued_invocation() {
+        let (kill, _kill_rx) = mpsc::unbounded_channel();
+        let broker = std::sync::Arc::new(Broker::new(Duration::from_secs(5), kill));
+        let caller = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.invoke(Bytes::new()).await }
+        });
+        broker.wait_for_work().await;
+        broker.fail_queued(&Bytes::from_static(b"init"));
+        assert_eq!(
+            caller.await.expect("joins"),
+            Outcome::InitError(Bytes::from_static(b"init"))
+        );
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let (kill, _kill_rx) = mpsc::unbounded_channel();
+        let broker = Broker::new(Duration::from_secs(1), kill);
+        assert_ne!(broker.new_request_id(), broker.new_request_id());
+        assert!(broker.new_trace_id().starts_with("Root=1-"));
+    }
+}

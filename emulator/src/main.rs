@@ -125,12 +125,15 @@ struct Environment {
     broker: Arc<Broker>,
     shutdown: watch::Sender<bool>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
-    pending: Option<(
-        ChildSpec,
-        Arc<RuntimeState>,
-        mpsc::UnboundedReceiver<()>,
-        watch::Receiver<bool>,
-    )>,
+    pending: Option<Unlaunched>,
+}
+
+/// What the supervisor needs, held until `launch`.
+struct Unlaunched {
+    spec: ChildSpec,
+    state: Arc<RuntimeState>,
+    kill: mpsc::UnboundedReceiver<()>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Environment {
@@ -171,21 +174,26 @@ impl Environment {
             broker,
             shutdown,
             supervisor: None,
-            pending: Some((spec, state, kill_rx, shutdown_rx)),
+            pending: Some(Unlaunched {
+                spec,
+                state,
+                kill: kill_rx,
+                shutdown: shutdown_rx,
+            }),
         })
     }
 
     /// Starts the runtime (after every listener is announced, so "runtime ready" comes last).
     fn launch(&mut self) {
-        if let Some((spec, state, kill_rx, shutdown_rx)) = self.pending.take() {
+        if let Some(Unlaunched {
+            spec,
+            state,
+            kill,
+            shutdown,
+        }) = self.pending.take()
+        {
             let broker = self.broker.clone();
-            self.supervisor = Some(tokio::spawn(child::supervise(
-                spec,
-                broker,
-                state,
-                kill_rx,
-                shutdown_rx,
-            )));
+            self.supervisor = Some(tokio::spawn(child::supervise(spec, broker, state, kill, shutdown)));
         }
     }
 

@@ -382,7 +382,10 @@ mod tests {
             ("/prod/x".into(), String::new())
         );
         assert_eq!(path_of(e(""), Stage::Absent, ""), (String::new(), "/".into()));
-        assert_eq!(path_of(e("relative"), Stage::Absent, ""), (String::new(), "/relative".into()));
+        assert_eq!(
+            path_of(e("relative"), Stage::Absent, ""),
+            (String::new(), "/relative".into())
+        );
     }
 
     #[test]

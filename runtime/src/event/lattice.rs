@@ -35,7 +35,8 @@ pub(super) struct LatticeV2Event {
     path: String,
     #[serde(default)]
     headers: Pairs<OneOrMany>,
-    #[serde(default)]
+    // Powertools' sample spells it snake_case, as v1 does.
+    #[serde(default, alias = "query_string_parameters")]
     query_string_parameters: Pairs<OneOrMany>,
     #[serde(default)]
     body: Option<String>,

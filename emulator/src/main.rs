@@ -123,6 +123,7 @@ async fn main() -> ExitCode {
 /// The Runtime API, the broker and the runtime's supervisor, running.
 struct Environment {
     broker: Arc<Broker>,
+    api_address: SocketAddr,
     shutdown: watch::Sender<bool>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
     pending: Option<Unlaunched>,
@@ -137,13 +138,10 @@ struct Unlaunched {
 }
 
 impl Environment {
-    /// `announce`: print status lines on stdout (`serve`) or keep stdout for the payload (`invoke`).
+    /// `announce`: say "runtime ready" on stdout (`serve`), or keep stdout for the payload (`invoke`).
     async fn start(args: RuntimeArgs, api_port: u16, announce: bool) -> Result<Self, String> {
         let listener = bind(api_port, "runtime API").await?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
-        if announce {
-            say(&format!("runtime API on {address}"));
-        }
         let (kill_tx, kill_rx) = mpsc::unbounded_channel();
         let broker = Arc::new(Broker::new(Duration::from_secs(args.timeout), kill_tx));
         let state = Arc::new(RuntimeState::default());
@@ -172,6 +170,7 @@ impl Environment {
         let (shutdown, shutdown_rx) = watch::channel(false);
         Ok(Environment {
             broker,
+            api_address: address,
             shutdown,
             supervisor: None,
             pending: Some(Unlaunched {
@@ -222,10 +221,12 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     tokio::spawn(accept_loop(front_listener, move |request, peer| {
         front.clone().handle(request, peer)
     }));
+    // The URL first: it is what a person opens.
     say(&format!(
         "serving http://127.0.0.1:{front_port} (event format: {})",
         args.event_format.name()
     ));
+    say(&format!("runtime API on {}", environment.api_address));
     environment.launch();
     shutdown_signal().await;
     environment.stop().await;

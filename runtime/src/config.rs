@@ -52,7 +52,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads every setting through `lookup` (in production `|k| std::env::var(k).ok()`).
+    /// Reads every setting through `lookup` (in production, the process environment).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let (app_module, app_attr) = match (non_empty(WSGI_APP), non_empty(HANDLER)) {

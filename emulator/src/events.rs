@@ -96,13 +96,7 @@ fn payload_v2(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value 
     let raw_path = if is_function_url {
         request.path.to_owned()
     } else {
-        // HTTP API hands the function the decoded path (live capture: `%20` arrives as a space).
-        let decoded = percent_decode_str(request.path).decode_utf8_lossy().into_owned();
-        if stage == "$default" {
-            decoded
-        } else {
-            format!("/{stage}{decoded}")
-        }
+        http_api_path(request.path, stage)
     };
     let cookies: Vec<String> = request
         .headers
@@ -122,11 +116,7 @@ fn payload_v2(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value 
         if name == "cookie" && !is_function_url {
             continue;
         }
-        let joined = match headers.get(name).and_then(Value::as_str) {
-            Some(previous) => format!("{previous},{value}"),
-            None => value.clone(),
-        };
-        headers.insert(name.clone(), Value::String(joined));
+        insert_comma_joined(&mut headers, name, value);
     }
     let host = header(&request.headers, "host").unwrap_or("localhost").to_owned();
     // A Function URL's request context names its lambda-url domain (runtimes tell it from HTTP
@@ -170,11 +160,7 @@ fn payload_v2(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value 
         // Decoded, repeated keys comma-joined, as AWS does.
         let mut params = Map::new();
         for (key, value) in form_urlencoded::parse(request.query.as_bytes()) {
-            let joined = match params.get(key.as_ref()).and_then(Value::as_str) {
-                Some(previous) => format!("{previous},{value}"),
-                None => value.into_owned(),
-            };
-            params.insert(key.into_owned(), Value::String(joined));
+            insert_comma_joined(&mut params, &key, &value);
         }
         event["queryStringParameters"] = Value::Object(params);
     }
@@ -194,12 +180,7 @@ fn payload_v1(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value 
     let path = if is_rest {
         request.path.to_owned()
     } else {
-        let decoded = percent_decode_str(request.path).decode_utf8_lossy().into_owned();
-        if stage == "$default" {
-            decoded
-        } else {
-            format!("/{stage}{decoded}")
-        }
+        http_api_path(request.path, stage)
     };
     let context_path = if is_rest {
         format!("/{stage}{}", request.path)
@@ -289,6 +270,26 @@ fn alb(request: &HttpRequest<'_>, multi_value: bool) -> Value {
         event["body"] = json!("");
     }
     event
+}
+
+/// HTTP API hands the function the decoded path (live capture: `%20` arrives as a space), with
+/// a named stage in front.
+fn http_api_path(path: &str, stage: &str) -> String {
+    let decoded = percent_decode_str(path).decode_utf8_lossy();
+    if stage == "$default" {
+        decoded.into_owned()
+    } else {
+        format!("/{stage}{decoded}")
+    }
+}
+
+/// Payload 2.0 maps hold one string per name: AWS comma-joins repeats (no space).
+fn insert_comma_joined(map: &mut Map<String, Value>, name: &str, value: &str) {
+    let joined = match map.get(name).and_then(Value::as_str) {
+        Some(previous) => format!("{previous},{value}"),
+        None => value.to_owned(),
+    };
+    map.insert(name.to_owned(), Value::String(joined));
 }
 
 /// `(headers, multiValueHeaders)`: the last value of each name, and all of them.

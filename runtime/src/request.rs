@@ -89,6 +89,22 @@ pub fn is_execute_api_host(host: Option<&str>) -> bool {
     host.contains(".execute-api.") && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
 }
 
+/// Where a stage sits in the client's URL: only a named stage on the execute-api host is part
+/// of it (`$default` never is; custom domains map a base path instead, see WSGI_BASE_PATH).
+/// `in_path` says whether the event's path already carries it (HTTP API) or not (REST).
+pub fn url_stage(stage: Option<String>, host: Option<&str>, in_path: bool) -> Stage {
+    match stage {
+        Some(stage) if !stage.is_empty() && stage != "$default" && is_execute_api_host(host) => {
+            if in_path {
+                Stage::InPath(stage)
+            } else {
+                Stage::BeforePath(stage)
+            }
+        }
+        _ => Stage::Absent,
+    }
+}
+
 /// Decodes `body` as the event says. `isBase64Encoded` absent or `false` means the body is text.
 pub fn decode_body(body: Option<&str>, is_base64: bool) -> Result<Vec<u8>, String> {
     let body = body.unwrap_or_default();
@@ -112,8 +128,8 @@ const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').r
 
 /// Rebuilds a query string from parameters that AWS delivered decoded (REST, HTTP API 1.0),
 /// in the event's order. A bare key (`?flag`) arrives as `flag: ""` and comes back as `flag=`.
-pub fn encode_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    join_query(pairs.into_iter().map(|(k, v)| {
+pub fn encode_query(pairs: &[(String, String)]) -> String {
+    join_query(pairs.iter().map(|(k, v)| {
         (
             utf8_percent_encode(k, QUERY_COMPONENT).to_string(),
             utf8_percent_encode(v, QUERY_COMPONENT).to_string(),
@@ -122,8 +138,8 @@ pub fn encode_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
 }
 
 /// Joins parameters that are still encoded as the client sent them (ALB), untouched.
-pub fn join_raw_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    join_query(pairs.into_iter())
+pub fn join_raw_query(pairs: &[(String, String)]) -> String {
+    join_query(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 fn join_query<K: AsRef<str>, V: AsRef<str>>(pairs: impl Iterator<Item = (K, V)>) -> String {
@@ -143,6 +159,10 @@ fn join_query<K: AsRef<str>, V: AsRef<str>>(pairs: impl Iterator<Item = (K, V)>)
 mod tests {
     use super::*;
 
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     #[test]
     fn execute_api_host_is_recognised_with_or_without_port() {
         assert!(is_execute_api_host(Some("abc123.execute-api.us-east-1.amazonaws.com")));
@@ -152,6 +172,22 @@ mod tests {
         assert!(!is_execute_api_host(Some("api.example.com")));
         assert!(!is_execute_api_host(Some("abc.lambda-url.us-east-1.on.aws")));
         assert!(!is_execute_api_host(None));
+    }
+
+    #[test]
+    fn only_a_named_stage_on_the_execute_api_host_is_in_the_url() {
+        let api = Some("abc.execute-api.us-east-1.amazonaws.com");
+        assert_eq!(url_stage(Some("dev".into()), api, true), Stage::InPath("dev".into()));
+        assert_eq!(
+            url_stage(Some("prod".into()), api, false),
+            Stage::BeforePath("prod".into())
+        );
+        assert_eq!(url_stage(Some("$default".into()), api, true), Stage::Absent);
+        assert_eq!(
+            url_stage(Some("dev".into()), Some("api.example.com"), true),
+            Stage::Absent
+        );
+        assert_eq!(url_stage(None, api, false), Stage::Absent);
     }
 
     #[test]
@@ -166,21 +202,22 @@ mod tests {
 
     #[test]
     fn decoded_query_parameters_are_reencoded_in_order() {
-        let q = encode_query([
+        let pairs = [
             ("a", "1"),
             ("a", "2"),
             ("plus", "a+b"),
             ("sp ace", "x y"),
             ("flag", ""),
             ("é", "&="),
-        ]);
+        ];
+        let q = encode_query(&owned(&pairs));
         assert_eq!(q, "a=1&a=2&plus=a%2Bb&sp%20ace=x%20y&flag=&%C3%A9=%26%3D");
     }
 
     #[test]
     fn raw_query_parameters_are_joined_untouched() {
         assert_eq!(
-            join_raw_query([("q", "a%2Bb"), ("u", "https%3A%2F%2Fx")]),
+            join_raw_query(&owned(&[("q", "a%2Bb"), ("u", "https%3A%2F%2Fx")])),
             "q=a%2Bb&u=https%3A%2F%2Fx"
         );
     }

@@ -6,8 +6,7 @@
 
 use serde::Deserialize;
 
-use super::api_gateway_v1::flatten;
-use super::de::{Pairs, Values, nullable};
+use super::de::{Pairs, Values, nullable, prefer_multi};
 use crate::request::{self, EventPath, Request, Stage};
 
 #[derive(Debug, Deserialize)]
@@ -33,36 +32,16 @@ pub(super) struct AlbEvent {
 }
 
 pub(super) fn to_request(event: AlbEvent) -> Result<Request, String> {
-    let headers = if event.multi_value_headers.is_empty() {
-        event.headers.0
-    } else {
-        flatten(event.multi_value_headers)
-    };
+    let headers = prefer_multi(event.headers, event.multi_value_headers);
     // "If the query parameters are URL-encoded, the load balancer does not decode them": pass
     // them through; re-encoding would double-encode `a%2Bb` (Zappa does, PEERS.md 2.16).
-    let query_string = if event.multi_value_query_string_parameters.is_empty() {
-        request::join_raw_query(
-            event
-                .query_string_parameters
-                .0
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
-    } else {
-        request::join_raw_query(
-            event
-                .multi_value_query_string_parameters
-                .0
-                .iter()
-                .flat_map(|(k, vs)| vs.0.iter().map(move |v| (k.as_str(), v.as_str()))),
-        )
-    };
+    let parameters = prefer_multi(event.query_string_parameters, event.multi_value_query_string_parameters);
     let source_ip = rightmost_forwarded_for(&headers);
     Ok(Request {
         method: event.http_method,
         path: EventPath::Encoded(event.path),
         stage: Stage::Absent,
-        query_string,
+        query_string: request::join_raw_query(&parameters),
         body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
         headers,
         cookies: None,

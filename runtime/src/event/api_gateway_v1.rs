@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::Source;
-use super::de::{Pairs, Values, nullable};
+use super::de::{Pairs, Values, nullable, prefer_multi};
 use crate::request::{self, EventPath, Request, Stage};
 
 #[derive(Debug, Deserialize)]
@@ -53,61 +53,23 @@ struct Identity {
 }
 
 pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Request, String> {
-    // REST sends both maps; `headers` keeps only the last value of a repeated name, so the
-    // multi-value map wins whenever it is there (lambda_http loses values here, PEERS.md 2.5).
-    let headers = if event.multi_value_headers.is_empty() {
-        event.headers.0
-    } else {
-        flatten(event.multi_value_headers)
-    };
+    let headers = prefer_multi(event.headers, event.multi_value_headers);
     // Parameters arrive decoded (`a%2Bb` -> `a+b`): re-encode them, in the event's order.
-    let query_string = if event.multi_value_query_string_parameters.is_empty() {
-        request::encode_query(
-            event
-                .query_string_parameters
-                .0
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        )
-    } else {
-        request::encode_query(
-            event
-                .multi_value_query_string_parameters
-                .0
-                .iter()
-                .flat_map(|(k, vs)| vs.0.iter().map(move |v| (k.as_str(), v.as_str()))),
-        )
-    };
+    let parameters = prefer_multi(event.query_string_parameters, event.multi_value_query_string_parameters);
     let context = event.request_context;
-    let host = headers
-        .iter()
-        .rev()
-        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-        .map(|(_, v)| v.as_str())
-        .or(context.domain_name.as_deref());
-    let on_execute_api = request::is_execute_api_host(host);
-    let named_stage = context.stage.filter(|s| !s.is_empty() && s != "$default");
-    let (path, stage) = if source == Source::RestV1 {
-        // REST: `path` excludes the stage even though the client's URL has it.
-        let stage = match named_stage {
-            Some(stage) if on_execute_api => Stage::BeforePath(stage),
-            _ => Stage::Absent,
-        };
-        (EventPath::Encoded(event.path), stage)
+    // REST's `path` is encoded and lacks the stage; HTTP API decodes the path before routing
+    // (payload 2.0's rawPath shows it) and keeps a named stage in it.
+    let is_rest = source == Source::RestV1;
+    let path = if is_rest {
+        EventPath::Encoded(event.path)
     } else {
-        // HTTP API decodes the path before routing (payload 2.0's rawPath shows it) and, for a
-        // named stage, keeps the stage in it.
-        let stage = match named_stage {
-            Some(stage) if on_execute_api => Stage::InPath(stage),
-            _ => Stage::Absent,
-        };
-        (EventPath::Decoded(event.path), stage)
+        EventPath::Decoded(event.path)
     };
-    Ok(Request {
+    let mut request = Request {
         method: event.http_method,
         path,
-        stage,
-        query_string,
+        stage: Stage::Absent,
+        query_string: request::encode_query(&parameters),
         body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
         headers,
         cookies: None,
@@ -115,16 +77,7 @@ pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Req
         protocol: context.protocol,
         domain_name: context.domain_name,
         default_scheme: "https",
-    })
-}
-
-/// `{name: [v1, v2]}` -> `[(name, v1), (name, v2)]`, in order.
-pub(super) fn flatten(map: Pairs<Values>) -> Vec<(String, String)> {
-    let mut lines = Vec::with_capacity(map.0.len());
-    for (name, values) in map.0 {
-        for value in values.0 {
-            lines.push((name.clone(), value));
-        }
-    }
-    lines
+    };
+    request.stage = request::url_stage(context.stage, request.host(), !is_rest);
+    Ok(request)
 }

@@ -77,6 +77,22 @@ where
 #[serde(transparent)]
 pub struct Values(#[serde(deserialize_with = "nullable")] pub Vec<String>);
 
+/// The entries of `multi` when it has any, else those of `single`. REST sends both maps and
+/// `single` keeps only the last value of a repeated name, so the multi-value map wins whenever
+/// it is there (lambda_http loses values here, PEERS.md 2.5); ALB sends one of the two.
+pub fn prefer_multi(single: Pairs<String>, multi: Pairs<Values>) -> Vec<(String, String)> {
+    if multi.is_empty() {
+        return single.0;
+    }
+    let mut lines = Vec::with_capacity(multi.0.len());
+    for (name, values) in multi.0 {
+        for value in values.0 {
+            lines.push((name.clone(), value));
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +115,20 @@ mod tests {
         let h: Holder = serde_json::from_str(r#"{"map": {"z": "1", "a": "2", "m": "3"}}"#).expect("parses");
         let keys: Vec<&str> = h.map.0.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["z", "a", "m"]);
+    }
+
+    #[test]
+    fn multi_value_maps_win_and_keep_repeats() {
+        let single = Pairs(vec![("a".to_owned(), "2".to_owned())]);
+        let multi = Pairs(vec![("a".to_owned(), Values(vec!["1".to_owned(), "2".to_owned()]))]);
+        assert_eq!(
+            prefer_multi(single.clone(), multi),
+            [("a".to_owned(), "1".to_owned()), ("a".to_owned(), "2".to_owned())]
+        );
+        assert_eq!(
+            prefer_multi(single, Pairs::default()),
+            [("a".to_owned(), "2".to_owned())]
+        );
     }
 
     #[test]

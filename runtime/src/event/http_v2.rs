@@ -51,39 +51,30 @@ struct Http {
 
 pub(super) fn to_request(event: HttpV2Event, source: Source) -> Result<Request, String> {
     let context = event.request_context;
-    let headers = event.headers.0;
-    let path = if source == Source::FunctionUrl {
+    let is_function_url = source == Source::FunctionUrl;
+    let path = if is_function_url {
         EventPath::Encoded(event.raw_path)
     } else {
         EventPath::Decoded(event.raw_path)
     };
-    let host = headers
-        .iter()
-        .rev()
-        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-        .map(|(_, v)| v.as_str())
-        .or(context.domain_name.as_deref());
-    // A named stage is part of rawPath on the execute-api host; `$default` never is, and custom
-    // domains map a base path instead (set WSGI_BASE_PATH).
-    let stage = match context.stage {
-        Some(stage) if !stage.is_empty() && stage != "$default" && request::is_execute_api_host(host) => {
-            Stage::InPath(stage)
-        }
-        _ => Stage::Absent,
-    };
-    Ok(Request {
+    let mut request = Request {
         method: context.http.method,
         path,
-        stage,
+        stage: Stage::Absent,
         // Verbatim: rebuilding it from queryStringParameters would corrupt values that contain
         // commas, since AWS comma-joins repeated keys there.
         query_string: event.raw_query_string,
         body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
-        headers,
+        headers: event.headers.0,
         cookies: event.cookies,
         source_ip: context.http.source_ip,
         protocol: context.http.protocol,
         domain_name: context.domain_name,
         default_scheme: "https",
-    })
+    };
+    // A named stage is part of rawPath on the execute-api host (Function URLs have none).
+    if !is_function_url {
+        request.stage = request::url_stage(context.stage, request.host(), true);
+    }
+    Ok(request)
 }

@@ -52,24 +52,8 @@ pub(super) enum OneOrMany {
     Many(Vec<String>),
 }
 
-impl OneOrMany {
-    fn iter(&self) -> impl Iterator<Item = &str> {
-        let slice = match self {
-            Self::One(value) => std::slice::from_ref(value),
-            Self::Many(values) => values.as_slice(),
-        };
-        slice.iter().map(String::as_str)
-    }
-}
-
 pub(super) fn v1_to_request(event: LatticeV1Event) -> Result<Request, String> {
-    let query_string = request::encode_query(
-        event
-            .query_string_parameters
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    let query_string = request::encode_query(&event.query_string_parameters.0);
     let (path, query_string) = split_query(event.raw_path, query_string);
     build(
         event.method,
@@ -82,20 +66,9 @@ pub(super) fn v1_to_request(event: LatticeV1Event) -> Result<Request, String> {
 }
 
 pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
-    let query_string = request::encode_query(
-        event
-            .query_string_parameters
-            .0
-            .iter()
-            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v))),
-    );
-    let headers = event
-        .headers
-        .0
-        .iter()
-        .flat_map(|(name, values)| values.iter().map(move |value| (name.clone(), value.to_owned())))
-        .collect();
+    let query_string = request::encode_query(&flatten(event.query_string_parameters));
     let (path, query_string) = split_query(event.path, query_string);
+    let headers = flatten(event.headers);
     build(
         event.method,
         path,
@@ -104,6 +77,18 @@ pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
         event.body.as_deref(),
         event.is_base64_encoded,
     )
+}
+
+/// `{name: value | [values]}` -> `[(name, value), ...]`, in order.
+fn flatten(map: Pairs<OneOrMany>) -> Vec<(String, String)> {
+    let mut lines = Vec::with_capacity(map.0.len());
+    for (name, values) in map.0 {
+        match values {
+            OneOrMany::One(value) => lines.push((name, value)),
+            OneOrMany::Many(values) => lines.extend(values.into_iter().map(|value| (name.clone(), value))),
+        }
+    }
+    lines
 }
 
 /// Defensive: should a path still carry `?query`, it is split off; the parameters map wins

@@ -74,23 +74,28 @@ impl WsgiApp {
                 }
                 Err(err) => Err(raised(err)),
             };
-            let state = start_response.borrow();
+            let mut state = start_response.borrow_mut();
             // A protocol violation explains any exception it caused, so it is reported first.
-            if let Some(violation) = &state.violation {
-                return Err(AppError::Protocol(violation.clone()));
+            if let Some(violation) = state.violation.take() {
+                return Err(AppError::Protocol(violation));
             }
             let body = outcome?;
-            let Some((status, reason)) = state.status.clone() else {
+            let Some((status, reason)) = state.status.take() else {
                 return Err(AppError::Protocol(
                     "the application returned without calling start_response".into(),
                 ));
             };
-            let mut full_body = state.written.clone();
-            full_body.extend_from_slice(&body);
+            // write() output comes first; usually there is none and the iterable's bytes are reused.
+            let mut full_body = std::mem::take(&mut state.written);
+            if full_body.is_empty() {
+                full_body = body;
+            } else {
+                full_body.extend_from_slice(&body);
+            }
             Ok(AppResponse {
                 status,
                 reason,
-                headers: state.headers.clone(),
+                headers: std::mem::take(&mut state.headers),
                 body: full_body,
             })
         })

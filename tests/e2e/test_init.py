@@ -30,6 +30,8 @@ def test_init_errors(handler, error_type, message):
     assert message in error["errorMessage"]
     if error_type == "Runtime.ImportModuleError":
         assert any("broken_import.py" in line for line in error["stackTrace"])
+    # After reporting, bootstrap exits non-zero, as Lambda expects of a failed init.
+    assert "runtime exited (exit status: 1)" in stderr, stderr
 
 
 def test_invalid_setting_is_an_init_error_naming_it():

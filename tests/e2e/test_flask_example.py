@@ -11,13 +11,15 @@ from test_interpreter import build_python
 VENV = ROOT / ".venv"
 
 
-@pytest.fixture(scope="module")
-def flask_app(start_emulator):
+@pytest.fixture(scope="module", params=["app:app", "validated_flask:app"], ids=["as-deployed", "under-wsgiref-validate"])
+def flask_app(request, start_emulator):
     # The example's dependencies live in .venv, built for one Python; another Python's
     # bootstrap cannot import them.
     if build_python()[0][:2] != list(sys.version_info[:2]):
         pytest.skip(f".venv is Python {sys.version_info[0]}.{sys.version_info[1]}; this bootstrap is another Python")
-    return start_emulator("app:app", task_root=ROOT / "examples" / "flask", env={"VIRTUAL_ENV": str(VENV)})
+    if request.param == "app:app":
+        return start_emulator("app:app", task_root=ROOT / "examples" / "flask", env={"VIRTUAL_ENV": str(VENV)})
+    return start_emulator("validated_flask:app", env={"VIRTUAL_ENV": str(VENV)})
 
 
 def test_json_route_with_a_non_ascii_path(flask_app):

@@ -168,9 +168,10 @@ impl<'de> serde::Deserialize<'de> for Probe {
                     match key.as_str() {
                         "version" => probe.version = map.next_value::<Scalar>()?.0,
                         "requestContext" => {
-                            let context = map.next_value::<Option<ContextProbe>>()?;
-                            probe.has_request_context = context.is_some();
-                            probe.request_context = context.unwrap_or_default();
+                            // Present even when null: hand-made and test events send
+                            // `"requestContext": null` with a REST shape (apig-wsgi accepts it).
+                            probe.has_request_context = true;
+                            probe.request_context = map.next_value::<Option<ContextProbe>>()?.unwrap_or_default();
                         }
                         "rawPath" => probe.raw_path = map.next_value::<Present>()?.0,
                         "raw_path" => probe.snake_raw_path = map.next_value::<Present>()?.0,

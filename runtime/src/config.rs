@@ -17,6 +17,8 @@ pub const WSGI_BASE_PATH: &str = "WSGI_BASE_PATH";
 pub const WSGI_TEXT_MIME_TYPES: &str = "WSGI_TEXT_MIME_TYPES";
 /// `respond` (an exception becomes a 500 response) or `raise` (it becomes a Lambda invocation error).
 pub const WSGI_ERROR_MODE: &str = "WSGI_ERROR_MODE";
+/// The largest buffered response JSON to hand to Lambda, in bytes (default: Lambda's 6 MB).
+pub const WSGI_MAX_RESPONSE_BYTES: &str = "WSGI_MAX_RESPONSE_BYTES";
 /// Lambda's code directory; first on sys.path.
 pub const LAMBDA_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 /// An active virtual environment whose site-packages join sys.path (local runs).
@@ -45,6 +47,8 @@ pub struct Config {
     pub text_mime_types: Vec<String>,
     /// What an app exception becomes.
     pub error_mode: ErrorMode,
+    /// Largest buffered response JSON; ALB's own 1 MB cap applies on top.
+    pub max_response_bytes: usize,
     /// Directory holding the function code.
     pub task_root: PathBuf,
     /// Virtual environment root, if one is active.
@@ -70,6 +74,7 @@ impl Config {
             base_path: parse_base_path(non_empty(WSGI_BASE_PATH).as_deref())?,
             text_mime_types: parse_mime_types(non_empty(WSGI_TEXT_MIME_TYPES).as_deref())?,
             error_mode: parse_error_mode(non_empty(WSGI_ERROR_MODE).as_deref())?,
+            max_response_bytes: parse_max_response_bytes(non_empty(WSGI_MAX_RESPONSE_BYTES).as_deref())?,
             task_root: non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from),
             virtual_env: non_empty(VIRTUAL_ENV).map(PathBuf::from),
         })
@@ -136,6 +141,21 @@ fn parse_mime_types(value: Option<&str>) -> Result<Vec<String>, InitError> {
         .collect()
 }
 
+/// Lambda's cap on a buffered (non-streamed) response payload: 6 MB.
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_556;
+
+fn parse_max_response_bytes(value: Option<&str>) -> Result<usize, InitError> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok(LAMBDA_RESPONSE_LIMIT);
+    };
+    match value.parse::<usize>() {
+        Ok(bytes) if (1..=LAMBDA_RESPONSE_LIMIT).contains(&bytes) => Ok(bytes),
+        _ => Err(InitError::Config(format!(
+            "{WSGI_MAX_RESPONSE_BYTES}={value} must be a number of bytes from 1 to {LAMBDA_RESPONSE_LIMIT} (Lambda's buffered response limit)"
+        ))),
+    }
+}
+
 fn parse_error_mode(value: Option<&str>) -> Result<ErrorMode, InitError> {
     match value.map(str::trim) {
         None | Some("respond") => Ok(ErrorMode::Respond),
@@ -200,6 +220,25 @@ mod tests {
         assert_eq!(c.error_mode, ErrorMode::Respond);
         assert_eq!(c.task_root, PathBuf::from("."));
         assert_eq!(c.virtual_env, None);
+        assert_eq!(c.max_response_bytes, LAMBDA_RESPONSE_LIMIT);
+    }
+
+    #[test]
+    fn max_response_bytes_is_bounded_by_lambdas_limit() {
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_MAX_RESPONSE_BYTES, "1000")])
+                .expect("ok")
+                .max_response_bytes,
+            1000
+        );
+        for bad in ["0", "7000000", "6MB", "-1"] {
+            let err = config(&[(WSGI_APP, "a:b"), (WSGI_MAX_RESPONSE_BYTES, bad)]).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .contains(&format!("WSGI_MAX_RESPONSE_BYTES={bad} must be")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

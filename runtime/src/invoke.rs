@@ -109,7 +109,25 @@ pub fn handle(
             AppResponse::plain(500, "Internal Server Error", "Internal Server Error\n")
         }
     };
-    Ok(response::render(source, &answer, is_head, &config.text_mime_types))
+    let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
+    let limit = response::response_limit(source, config.max_response_bytes);
+    if let Some(size) = rendered.size_if_over(limit) {
+        tracing::error!(
+            request_id = %context.request_id,
+            "500 for {}: the response is {size} bytes of JSON, over the {limit}-byte limit for {} \
+             (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
+             Serve large files from S3 (redirect to a presigned URL), or compress the response.",
+            method_and_path(),
+            source.name()
+        );
+        let answer = AppResponse::plain(
+            500,
+            "Internal Server Error",
+            "Internal Server Error: the response is too large\n",
+        );
+        return Ok(response::render(source, &answer, is_head, &config.text_mime_types));
+    }
+    Ok(rendered)
 }
 
 /// The traceback goes to the log with the request id; the client only ever sees a short body.

@@ -75,6 +75,44 @@ impl<T: Serialize> Serialize for Entries<T> {
     }
 }
 
+/// ALB's cap on the response JSON it accepts from Lambda: 1 MB.
+pub const ALB_RESPONSE_LIMIT: usize = 1_048_576;
+
+/// The payload limit of `source`, given the configured Lambda-wide one.
+pub fn response_limit(source: Source, configured: usize) -> usize {
+    match source {
+        Source::Alb { .. } => configured.min(ALB_RESPONSE_LIMIT),
+        _ => configured,
+    }
+}
+
+impl EventResponse {
+    /// The size of this response as JSON, or `None` when it is certainly below `limit`: the
+    /// exact size costs a serialization, so it is only computed for responses near the limit.
+    pub fn size_if_over(&self, limit: usize) -> Option<usize> {
+        let headers: usize = self
+            .headers
+            .iter()
+            .flat_map(|h| &h.0)
+            .map(|(n, v)| n.len() + v.len() + 8)
+            .sum::<usize>()
+            + self
+                .multi_value_headers
+                .iter()
+                .flat_map(|h| &h.0)
+                .flat_map(|(n, vs)| vs.iter().map(move |v| n.len() + v.len() + 8))
+                .sum::<usize>()
+            + self.cookies.iter().flatten().map(|c| c.len() + 4).sum::<usize>();
+        // JSON escaping at most doubles text (\u00XX is six bytes for one, but rare); the
+        // estimate only decides whether the exact size is worth computing.
+        if (self.body.len() + headers) * 2 + 256 < limit {
+            return None;
+        }
+        let exact = serde_json::to_vec(self).map_or(usize::MAX, |json| json.len());
+        (exact > limit).then_some(exact)
+    }
+}
+
 /// Renders `response` in `source`'s shape. `extra_text_types` come from WSGI_TEXT_MIME_TYPES.
 pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_types: &[String]) -> EventResponse {
     let (body, is_base64_encoded) = encode_body(response, is_head, extra_text_types);
@@ -348,6 +386,20 @@ mod tests {
             &extra,
         );
         assert!(!r.is_base64_encoded);
+    }
+
+    #[test]
+    fn oversized_responses_are_detected_per_source() {
+        let big = app(&[("Content-Type", "text/plain")], &vec![b'x'; 2_000_000]);
+        let rendered = render(Source::HttpV2, &big, false, &[]);
+        assert_eq!(rendered.size_if_over(response_limit(Source::HttpV2, 6_291_556)), None);
+        let over = rendered.size_if_over(response_limit(Source::Alb { multi_value: false }, 6_291_556));
+        assert!(over.is_some_and(|size| size > 2_000_000), "{over:?}");
+        let small = render(Source::HttpV2, &app(&[], b"ok"), false, &[]);
+        assert_eq!(
+            small.size_if_over(10),
+            Some(serde_json::to_vec(&small).expect("json").len())
+        );
     }
 
     #[test]

@@ -160,6 +160,14 @@ def sleep(environ, start_response):
     return [b"slept"]
 
 
+def big(environ, start_response):
+    from urllib.parse import parse_qs
+
+    size = int(parse_qs(environ["QUERY_STRING"]).get("bytes", ["7000000"])[0])
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return Closing([b"x" * size])
+
+
 def closed_count(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(CLOSED).encode()]
@@ -187,6 +195,7 @@ ROUTES = {
     "/closed-count": closed_count,
     "/exit": exit_process,
     "/sleep": sleep,
+    "/big": big,
 }
 
 

@@ -118,3 +118,24 @@ def test_raise_mode_reports_an_invocation_error(start_emulator):
     assert (function_error, payload["statusCode"]) == (None, 500)
     _, payload = emulator.invoke(http_v2("/ok"))
     assert payload["statusCode"] == 200
+
+
+@pytest.mark.parametrize(("size", "limit"), [(7_000_000, 6_291_556), (10_000_000, 6_291_556)])
+def test_a_response_over_lambdas_limit_is_a_500_that_says_why(misbehaving, size, limit):
+    event = http_v2("/big")
+    event["rawQueryString"] = f"bytes={size}"
+    function_error, payload = misbehaving.invoke(event)
+    assert function_error is None
+    assert (payload["statusCode"], body_of(payload)) == (500, b"Internal Server Error: the response is too large\n")
+    assert f"over the {limit}-byte limit for HTTP API (payload 2.0)" in misbehaving.logs()
+    _, after = misbehaving.invoke(http_v2("/ok"))
+    assert after["statusCode"] == 200
+
+
+def test_alb_has_its_own_1_mb_limit(start_emulator):
+    emulator = start_emulator("misbehaving:app", event_format="alb")
+    status, _, body = emulator.request("GET", "/big?bytes=2000000")
+    assert (status, body) == (500, b"Internal Server Error: the response is too large\n")
+    status, _, body = emulator.request("GET", "/big?bytes=500000")
+    assert (status, len(body)) == (200, 500_000)
+    assert "over the 1048576-byte limit for ALB" in emulator.logs()

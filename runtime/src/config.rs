@@ -4,6 +4,7 @@
 //! configuration table lists exactly the names below.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::InitError;
 
@@ -19,6 +20,8 @@ pub const WSGI_TEXT_MIME_TYPES: &str = "WSGI_TEXT_MIME_TYPES";
 pub const WSGI_ERROR_MODE: &str = "WSGI_ERROR_MODE";
 /// The largest buffered response JSON to hand to Lambda, in bytes (default: Lambda's 6 MB).
 pub const WSGI_MAX_RESPONSE_BYTES: &str = "WSGI_MAX_RESPONSE_BYTES";
+/// How long before the invocation deadline a still-running app is interrupted (ms; 0 = never).
+pub const WSGI_DEADLINE_MARGIN_MS: &str = "WSGI_DEADLINE_MARGIN_MS";
 /// Lambda's code directory; first on sys.path.
 pub const LAMBDA_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 /// An active virtual environment whose site-packages join sys.path (local runs).
@@ -49,6 +52,8 @@ pub struct Config {
     pub error_mode: ErrorMode,
     /// Largest buffered response JSON; ALB's own 1 MB cap applies on top.
     pub max_response_bytes: usize,
+    /// How long before the deadline the app is interrupted; zero disables the guard.
+    pub deadline_margin: Duration,
     /// Directory holding the function code.
     pub task_root: PathBuf,
     /// Virtual environment root, if one is active.
@@ -75,6 +80,7 @@ impl Config {
             text_mime_types: parse_mime_types(non_empty(WSGI_TEXT_MIME_TYPES).as_deref())?,
             error_mode: parse_error_mode(non_empty(WSGI_ERROR_MODE).as_deref())?,
             max_response_bytes: parse_max_response_bytes(non_empty(WSGI_MAX_RESPONSE_BYTES).as_deref())?,
+            deadline_margin: parse_deadline_margin(non_empty(WSGI_DEADLINE_MARGIN_MS).as_deref())?,
             task_root: non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from),
             virtual_env: non_empty(VIRTUAL_ENV).map(PathBuf::from),
         })
@@ -156,6 +162,22 @@ fn parse_max_response_bytes(value: Option<&str>) -> Result<usize, InitError> {
     }
 }
 
+/// Enough to answer and flush logs before Lambda stops the environment.
+const DEFAULT_DEADLINE_MARGIN_MS: u64 = 500;
+
+fn parse_deadline_margin(value: Option<&str>) -> Result<Duration, InitError> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok(Duration::from_millis(DEFAULT_DEADLINE_MARGIN_MS));
+    };
+    match value.parse::<u64>() {
+        // Lambda's longest timeout is 15 minutes.
+        Ok(ms) if ms <= 900_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(InitError::Config(format!(
+            "{WSGI_DEADLINE_MARGIN_MS}={value} must be milliseconds from 0 (no guard) to 900000"
+        ))),
+    }
+}
+
 fn parse_error_mode(value: Option<&str>) -> Result<ErrorMode, InitError> {
     match value.map(str::trim) {
         None | Some("respond") => Ok(ErrorMode::Respond),
@@ -221,6 +243,29 @@ mod tests {
         assert_eq!(c.task_root, PathBuf::from("."));
         assert_eq!(c.virtual_env, None);
         assert_eq!(c.max_response_bytes, LAMBDA_RESPONSE_LIMIT);
+        assert_eq!(c.deadline_margin, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn deadline_margin_is_milliseconds_and_zero_disables() {
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_DEADLINE_MARGIN_MS, "0")])
+                .expect("ok")
+                .deadline_margin,
+            Duration::ZERO
+        );
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_DEADLINE_MARGIN_MS, "1500")])
+                .expect("ok")
+                .deadline_margin,
+            Duration::from_millis(1500)
+        );
+        let err = config(&[(WSGI_APP, "a:b"), (WSGI_DEADLINE_MARGIN_MS, "1s")]).expect_err("unit");
+        assert!(
+            err.to_string()
+                .contains("WSGI_DEADLINE_MARGIN_MS=1s must be milliseconds"),
+            "{err}"
+        );
     }
 
     #[test]

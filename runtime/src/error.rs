@@ -43,7 +43,7 @@ impl EventError {
     }
 }
 
-/// The WSGI application failed. Everything is plain text: no Python object leaves `wsgi.rs`.
+/// The WSGI application failed. Everything is plain text: no Python object leaves `wsgi/`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppError {
     /// The application raised an exception.
@@ -59,6 +59,12 @@ pub enum AppError {
     /// The application broke PEP 3333 (bad status, CR/LF in a header, no `start_response`, ...).
     #[error("WSGI protocol error: {0}")]
     Protocol(String),
+    /// The app was still running `margin_ms` before the invocation deadline and was interrupted.
+    #[error("the application was still running {margin_ms} ms before the invocation deadline and was interrupted")]
+    DeadlineExceeded {
+        /// WSGI_DEADLINE_MARGIN_MS.
+        margin_ms: u128,
+    },
 }
 
 impl AppError {
@@ -67,6 +73,7 @@ impl AppError {
         match self {
             Self::Raised { type_name, .. } => type_name.clone(),
             Self::Protocol(_) => "WSGIProtocolError".to_owned(),
+            Self::DeadlineExceeded { .. } => "DeadlineExceeded".to_owned(),
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn start(config: &Config) -> Result<WsgiApp, InitError> {
         let support = load_support(py).map_err(|err| interpreter_error(py, &err))?;
         setup_sys_path(py, &support, config).map_err(|err| interpreter_error(py, &err))?;
         let app = import_app(py, &support, config)?;
-        WsgiApp::new(py, app, &support).map_err(|err| interpreter_error(py, &err))
+        WsgiApp::new(py, app, &support, config.deadline_margin).map_err(|err| interpreter_error(py, &err))
     })
 }
 

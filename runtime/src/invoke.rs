@@ -103,10 +103,16 @@ pub fn handle(
         Ok(answer) => answer,
         Err(err) => {
             log_app_error(&err, context, &method_and_path());
-            if config.error_mode == ErrorMode::Raise && matches!(err, AppError::Raised { .. }) {
-                return Err(InvokeError::App(err));
+            match err {
+                AppError::Raised { .. } if config.error_mode == ErrorMode::Raise => return Err(InvokeError::App(err)),
+                // Answered before Lambda kills the environment: the next request finds it warm.
+                AppError::DeadlineExceeded { .. } => AppResponse::plain(
+                    504,
+                    "Gateway Timeout",
+                    "Gateway Timeout: the application did not finish in time\n",
+                ),
+                _ => AppResponse::plain(500, "Internal Server Error", "Internal Server Error\n"),
             }
-            AppResponse::plain(500, "Internal Server Error", "Internal Server Error\n")
         }
     };
     let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
@@ -139,5 +145,8 @@ fn log_app_error(err: &AppError, context: &InvocationContext, request: &str) {
             traceback.join("\n")
         ),
         AppError::Protocol(_) => tracing::error!(request_id = %context.request_id, "500 for {request}: {err}"),
+        AppError::DeadlineExceeded { .. } => {
+            tracing::error!(request_id = %context.request_id, "504 for {request}: {err}")
+        }
     }
 }

@@ -5,10 +5,16 @@ parsed event mapping, and traceback formatting. Everything per request is driven
 """
 
 import json
+import signal
 import site
 import sys
+import threading
 import traceback
 from collections.abc import Mapping
+
+# The signal the deadline guard sends to the thread running the app (rarely used by apps;
+# SIGALRM and SIGUSR1 are).
+DEADLINE_SIGNAL = signal.SIGUSR2
 
 
 def setup_sys_path(front, site_dirs):
@@ -52,6 +58,28 @@ class LambdaEvent(Mapping):
 
     def __repr__(self):
         return f"LambdaEvent({self._load()!r})"
+
+
+class DeadlineExceeded(BaseException):
+    """Raised inside the app when its Lambda deadline is near (WSGI_DEADLINE_MARGIN_MS). A
+    BaseException, like KeyboardInterrupt, so the app's `except Exception` does not swallow it."""
+
+
+def _on_deadline(signum, frame):
+    raise DeadlineExceeded("the Lambda invocation deadline is near")
+
+
+def install_deadline_handler():
+    """Installs the handler; called once at init on the main thread, which runs the app.
+    Returns that thread's id for interrupt()."""
+    signal.signal(DEADLINE_SIGNAL, _on_deadline)
+    return threading.main_thread().ident
+
+
+def interrupt(thread_id):
+    """Delivers the deadline signal to the app's thread: a blocking call there (sleep, socket
+    read) returns EINTR and the handler raises DeadlineExceeded at the next bytecode."""
+    signal.pthread_kill(thread_id, DEADLINE_SIGNAL)
 
 
 def format_exception(exc, tb):

@@ -160,6 +160,22 @@ def sleep(environ, start_response):
     return [b"slept"]
 
 
+def spin(environ, start_response):
+    while True:  # pure Python, holding the GIL between bytecodes
+        pass
+
+
+def sleep_catching_everything(environ, start_response):
+    import time
+
+    try:
+        time.sleep(30)
+    except Exception:  # an app that swallows errors must still not outlive the deadline
+        pass
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"swallowed"]
+
+
 def big(environ, start_response):
     from urllib.parse import parse_qs
 
@@ -196,6 +212,8 @@ ROUTES = {
     "/exit": exit_process,
     "/sleep": sleep,
     "/big": big,
+    "/spin": spin,
+    "/sleep-catching": sleep_catching_everything,
 }
 
 

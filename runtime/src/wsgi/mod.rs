@@ -5,6 +5,7 @@
 //! app is handed live beside it: `start_response`, `wsgi.file_wrapper`, `lambda.context`.
 
 mod context;
+mod deadline;
 mod file_wrapper;
 mod start_response;
 
@@ -18,6 +19,7 @@ use crate::invoke::InvocationContext;
 use crate::response::AppResponse;
 
 use self::context::LambdaContext;
+use self::deadline::DeadlineGuard;
 use self::file_wrapper::FileWrapper;
 use self::start_response::StartResponse;
 
@@ -31,11 +33,17 @@ pub struct WsgiApp {
     lambda_event: Py<PyAny>,
     os_environ: Py<PyAny>,
     support: Py<PyModule>,
+    deadline: Option<DeadlineGuard>,
 }
 
 impl WsgiApp {
     /// Prepares the per-request machinery around `app`.
-    pub(crate) fn new(py: Python<'_>, app: Bound<'_, PyAny>, support: &Bound<'_, PyModule>) -> PyResult<Self> {
+    pub(crate) fn new(
+        py: Python<'_>,
+        app: Bound<'_, PyAny>,
+        support: &Bound<'_, PyModule>,
+        deadline_margin: std::time::Duration,
+    ) -> PyResult<Self> {
         let base = PyDict::new(py);
         base.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
         base.set_item("wsgi.errors", py.import("sys")?.getattr("stderr")?)?;
@@ -53,6 +61,7 @@ impl WsgiApp {
             lambda_event: support.getattr("LambdaEvent")?.unbind(),
             os_environ: py.import("os")?.getattr("environ")?.unbind(),
             support: support.clone().unbind(),
+            deadline: DeadlineGuard::start(support, deadline_margin)?,
         })
     }
 
@@ -70,6 +79,7 @@ impl WsgiApp {
             }
             let environ = self.to_dict(py, environ, event, context).map_err(raised)?;
             let start_response = Bound::new(py, StartResponse::default()).map_err(raised)?;
+            let guarded = self.deadline.as_ref().map_or(0, |guard| guard.arm(context.deadline_ms));
             let result = self.app.bind(py).call1((environ, &start_response));
             let outcome = match result {
                 Ok(iterable) => {
@@ -80,6 +90,17 @@ impl WsgiApp {
                 }
                 Err(err) => Err(raised(err)),
             };
+            if let Some(guard) = &self.deadline {
+                let interrupted = guard.disarm(guarded);
+                // A signal sent just before disarming may still be pending: let its handler run
+                // now, inside this invocation, rather than in the next one.
+                let pending = py.check_signals();
+                if interrupted || pending.is_err() {
+                    return Err(AppError::DeadlineExceeded {
+                        margin_ms: guard.margin().as_millis(),
+                    });
+                }
+            }
             let mut state = start_response.borrow_mut();
             // A protocol violation explains any exception it caused, so it is reported first.
             if let Some(violation) = state.violation.take() {

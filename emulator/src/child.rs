@@ -168,7 +168,7 @@ pub async fn supervise(
                 stop(&mut child).await
             }
             _ = shutdown.changed() => {
-                stop(&mut child).await.ok();
+                shut_down(&mut child).await;
                 return;
             }
         };
@@ -191,6 +191,26 @@ pub async fn supervise(
     }
 }
 
+/// Lambda's shutdown phase: SIGTERM, then SIGKILL if the runtime is still there after the
+/// window Lambda gives a runtime with extensions (2 s).
+async fn shut_down(child: &mut Child) {
+    const SHUTDOWN_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(nix::unistd::Pid::from_raw);
+    if let Some(pid) = pid
+        && nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok()
+        && let Ok(status) = tokio::time::timeout(SHUTDOWN_WINDOW, child.wait()).await
+    {
+        eprintln!("lambda-wsgi-emulator: runtime stopped ({})", describe(status));
+        return;
+    }
+    eprintln!("lambda-wsgi-emulator: runtime did not stop within {SHUTDOWN_WINDOW:?} of SIGTERM; killing it");
+    stop(child).await.ok();
+}
+
+/// SIGKILL, as Lambda does to a runtime that missed its deadline.
 async fn stop(child: &mut Child) -> std::io::Result<ExitStatus> {
     child.start_kill().ok();
     child.wait().await

@@ -26,11 +26,35 @@ async fn main() -> ExitCode {
         let outcome = invoke::handle(&app, &config, event.payload.get(), &context);
         async move { outcome }
     });
-    match lambda_runtime::run(handler).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!("the Runtime API connection failed: {err}");
-            ExitCode::FAILURE
+    tokio::select! {
+        outcome = lambda_runtime::run(handler) => match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!("the Runtime API connection failed: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        signal = shutdown_signal() => {
+            // Lambda sends SIGTERM before stopping an environment (when extensions are registered);
+            // the embedded interpreter is never finalized, so its atexit handlers run only here.
+            tracing::info!("{signal}: running the application's atexit handlers");
+            app.shutdown();
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// SIGTERM (Lambda's shutdown) or SIGINT (Ctrl-C locally), by name.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        },
+        _ => {
+            tracing::warn!("cannot listen for SIGTERM; atexit handlers will not run at shutdown");
+            std::future::pending().await
         }
     }
 }

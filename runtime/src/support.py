@@ -82,6 +82,16 @@ def interrupt(thread_id):
     signal.pthread_kill(thread_id, DEADLINE_SIGNAL)
 
 
+def shutdown():
+    """SIGTERM (Lambda's shutdown phase): run the app's atexit handlers, which an embedded
+    interpreter that is never finalized would otherwise skip, and flush what it printed."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 def format_exception(exc, tb):
     """The traceback of `exc` as a list of lines (`tb` is passed because the runtime holds it
     apart from the exception object)."""

@@ -71,7 +71,8 @@ class Emulator:
                 return line
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def invoke(self, event):
@@ -94,6 +95,8 @@ class Emulator:
             return error.code, error.headers.items(), error.read()
 
     def stop(self):
+        if self.log.closed:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=10)

@@ -128,6 +128,18 @@ impl WsgiApp {
         })
     }
 
+    /// Lambda's shutdown phase: the app's atexit handlers run and its output is flushed.
+    pub fn shutdown(&self) {
+        Python::attach(|py| {
+            if let Err(err) = self.support.bind(py).call_method0("shutdown") {
+                tracing::error!(
+                    "an atexit handler failed at shutdown: {}",
+                    interpreter::describe(py, &err)
+                );
+            }
+        });
+    }
+
     fn to_dict<'py>(
         &self,
         py: Python<'py>,

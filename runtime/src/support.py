@@ -5,6 +5,7 @@ parsed event mapping, and traceback formatting. Everything per request is driven
 """
 
 import json
+import os
 import signal
 import site
 import sys
@@ -15,6 +16,17 @@ from collections.abc import Mapping
 # The signal the deadline guard sends to the thread running the app (rarely used by apps;
 # SIGALRM and SIGUSR1 are).
 DEADLINE_SIGNAL = signal.SIGUSR2
+
+
+_TRACE_ID_KEY = os.environ.encodekey("_X_AMZN_TRACE_ID")
+
+
+def set_trace_id(value):
+    """os.environ["_X_AMZN_TRACE_ID"] = value, for X-Ray SDKs, without C setenv(): glibc never
+    frees a replaced value, so a new trace id per invocation leaked about 140 bytes each time
+    (11 MB over 80,000 invocations in the soak). Python code (os.environ, os.getenv) sees it;
+    a subprocess the app starts does not inherit it."""
+    os.environ._data[_TRACE_ID_KEY] = os.environ.encodevalue(value)
 
 
 def setup_sys_path(front, site_dirs):

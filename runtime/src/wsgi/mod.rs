@@ -31,7 +31,7 @@ pub struct WsgiApp {
     base_environ: Py<PyDict>,
     bytes_io: Py<PyAny>,
     lambda_event: Py<PyAny>,
-    os_environ: Py<PyAny>,
+    set_trace_id: Py<PyAny>,
     support: Py<PyModule>,
     deadline: Option<DeadlineGuard>,
 }
@@ -59,7 +59,7 @@ impl WsgiApp {
             base_environ: base.unbind(),
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
             lambda_event: support.getattr("LambdaEvent")?.unbind(),
-            os_environ: py.import("os")?.getattr("environ")?.unbind(),
+            set_trace_id: support.getattr("set_trace_id")?.unbind(),
             support: support.clone().unbind(),
             deadline: DeadlineGuard::start(support, deadline_margin)?,
         })
@@ -72,10 +72,7 @@ impl WsgiApp {
             let raised = |err: PyErr| raised(py, support, &err);
             if let Some(trace_id) = &context.trace_id {
                 // X-Ray SDKs read it from os.environ; std::env::set_var would be invisible to Python.
-                self.os_environ
-                    .bind(py)
-                    .set_item("_X_AMZN_TRACE_ID", trace_id)
-                    .map_err(raised)?;
+                self.set_trace_id.call1(py, (trace_id,)).map_err(raised)?;
             }
             let environ = self.to_dict(py, environ, event, context).map_err(raised)?;
             let start_response = Bound::new(py, StartResponse::default()).map_err(raised)?;

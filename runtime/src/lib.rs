@@ -3,11 +3,13 @@
 //! Every invocation flows one way through these stages; only [`invoke`] sees them all:
 //!
 //! ```text
-//! Runtime API ──bytes──▶ event::parse ──(Source, Request)──▶ environ::build ──Environ──▶
+//! Runtime API (serve) ──bytes──▶ event::parse ──(Source, Request)──▶ environ::build ──Environ──▶
 //!     wsgi::WsgiApp::call ──AppResponse──▶ response::render(Source) ──EventResponse──▶ Runtime API
 //! ```
 //!
-//! Only [`interpreter`] (once, at init) and [`wsgi`] (per request) touch Python. Everything
+//! [`serve`] is the invocation loop (lambda_runtime's client and types, without its per-invocation
+//! `setenv`, which leaks). Only [`interpreter`] (once, at init) and [`wsgi`] (per request) touch
+//! Python. Everything
 //! else is plain Rust, tested without an interpreter.
 #![warn(missing_docs)]
 
@@ -20,4 +22,5 @@ pub mod interpreter;
 pub mod invoke;
 pub mod request;
 pub mod response;
+pub mod serve;
 pub mod wsgi;

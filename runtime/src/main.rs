@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use lambda_wsgi::config::Config;
 use lambda_wsgi::error::InitError;
 use lambda_wsgi::invoke::{self, InvocationContext};
-use lambda_wsgi::{init_error, interpreter};
-use serde_json::value::RawValue;
+use lambda_wsgi::{init_error, interpreter, serve};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -21,13 +19,11 @@ async fn main() -> ExitCode {
     };
     tracing::info!("serving WSGI application {}", config.app_spec());
 
-    let handler = service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let context = InvocationContext::from(&event.context);
-        let outcome = invoke::handle(&app, &config, event.payload.get(), &context);
-        async move { outcome }
-    });
+    let handler = |event: &str, context: &lambda_runtime::Context| {
+        invoke::handle(&app, &config, event, &InvocationContext::from(context)).map_err(Into::into)
+    };
     tokio::select! {
-        outcome = lambda_runtime::run(handler) => match outcome {
+        outcome = serve::serve(handler) => match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 tracing::error!("the Runtime API connection failed: {err}");

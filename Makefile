@@ -23,7 +23,7 @@ VENV_PY := $(VENV)/bin/python
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 
-.PHONY: help run invoke test test-rust test-python lint fmt build clean-venv
+.PHONY: help run invoke test test-rust test-python lint fmt build clean-venv fuzz soak
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,17 @@ test-python: $(VENV)/.installed ## End-to-end tests: real bootstrap via the emul
 		LAMBDA_WSGI_PYTHON=$$($(MAKE) -s python-path V=$$v) \
 			$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e; \
 	done
+
+fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); a failure prints the seed to rerun
+	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_CASES:-200000} cases per property"; \
+	LAMBDA_WSGI_FUZZ_SEED=$$seed LAMBDA_WSGI_FUZZ_CASES=$${FUZZ_CASES:-200000} PYO3_PYTHON=$(PYTHON) \
+		$(CARGO) test --release -p lambda-wsgi --test hostile -- --test-threads 2
+
+soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; reports RSS and open fds (SOAK_INVOCATIONS)
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	$(VENV_PY) bench/soak.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000}
 
 python-path:
 	@echo $(call python_for,$(V))

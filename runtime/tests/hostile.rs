@@ -411,10 +411,15 @@ fn events() -> impl Strategy<Value = Value> {
     prop_oneof![v2, rest, alb, lattice_v1, lattice_v2]
 }
 
-fn fixed_seed(cases: u32) -> ProptestConfig {
+/// A fixed seed and 2,000 cases in `make test`; `make fuzz` sets LAMBDA_WSGI_FUZZ_CASES and
+/// LAMBDA_WSGI_FUZZ_SEED for a longer run from a fresh seed.
+fn fixed_seed() -> ProptestConfig {
+    let from_env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     ProptestConfig {
-        cases,
-        rng_seed: RngSeed::Fixed(0x1a3b_da75),
+        cases: from_env("LAMBDA_WSGI_FUZZ_CASES")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(2_000),
+        rng_seed: RngSeed::Fixed(from_env("LAMBDA_WSGI_FUZZ_SEED").unwrap_or(0x1a3b_da75)),
         failure_persistence: None,
         ..ProptestConfig::default()
     }
@@ -433,7 +438,7 @@ fn latin1_value() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(fixed_seed(2_000))]
+    #![proptest_config(fixed_seed())]
 
     #[test]
     fn parsing_never_panics_and_environs_stay_pep3333(event in events()) {
@@ -469,5 +474,26 @@ proptest! {
                 prop_assert_eq!(sent.as_bytes(), body.as_slice());
             }
         }
+    }
+}
+
+#[test]
+fn remote_addr_cannot_be_chosen_by_the_client_on_any_source() {
+    let spoof = "6.6.6.6";
+    let events = [
+        ("REST", rest(json!({"headers": {"X-Forwarded-For": spoof}}))),
+        ("HTTP API 1.0", rest(json!({"version": "1.0", "headers": {"X-Forwarded-For": spoof}}))),
+        ("HTTP API 2.0", v2(json!({"headers": {"x-forwarded-for": spoof}}))),
+        ("Function URL", v2(json!({"headers": {"x-forwarded-for": spoof}, "requestContext": {"http": {"method": "GET", "sourceIp": "1.2.3.4"}, "domainName": "x.lambda-url.us-east-1.on.aws"}}))),
+        // ALB and Lattice append the address they saw: the client's own entries are to its left.
+        ("ALB", json!({"requestContext": {"elb": {}}, "httpMethod": "GET", "path": "/", "headers": {"x-forwarded-for": format!("{spoof}, 1.2.3.4")}}).to_string()),
+        ("ALB multi-value", json!({"requestContext": {"elb": {}}, "httpMethod": "GET", "path": "/", "multiValueHeaders": {"x-forwarded-for": [format!("{spoof}, 1.2.3.4")]}}).to_string()),
+        ("Lattice v1", json!({"raw_path": "/", "method": "GET", "headers": {"x-forwarded-for": format!("{spoof}, 1.2.3.4")}}).to_string()),
+        ("Lattice v2", json!({"version": "2.0", "path": "/", "method": "GET", "requestContext": {"serviceNetworkArn": "arn"}, "headers": {"x-forwarded-for": [format!("{spoof}, 1.2.3.4")]}}).to_string()),
+    ];
+    for (name, event) in events {
+        let (_, request) = event::parse(&event).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let environ = environ::build(&request, &config());
+        assert_eq!(environ.get("REMOTE_ADDR"), Some("1.2.3.4"), "{name}");
     }
 }

@@ -19,6 +19,8 @@ def test_fixture_end_to_end(echo, fixture):
         assert payload == json.loads(error_golden.read_text())
         return
     assert function_error is None, payload
+    # The echo app dumps its whole environ: the runtime's AWS credentials must not be in it.
+    assert "emulator-fake" not in json.dumps(payload) and "ASIAEMULATORFAKEKEY" not in json.dumps(payload)
     assert payload == json.loads(fixture.with_suffix(".response.json").read_text())
     environ_golden = fixture.with_suffix(".environ.json")
     if environ_golden.exists() and payload["statusCode"] == 200 and payload["body"]:

@@ -33,6 +33,8 @@ HOSTILE = {
     "header names with spaces and non-ASCII": (with_overrides(headers={"bad name": "1", "naïve": "2"}), 200),
     "unknown method": (with_overrides(requestContext={"http": {"method": "BREW", "sourceIp": "1.2.3.4"}}), 200),
     "4.5 MB binary body": (with_overrides(body=base64.b64encode(b"\x00\xff" * (9 << 18)).decode(), isBase64Encoded=True), 200),
+    # Lambda caps the whole invoke payload at 6 MB; a text body fills it.
+    "6 MB text body": (with_overrides(body="x" * 6_000_000, headers={"content-type": "text/plain"}), 200),
 }
 
 

@@ -87,11 +87,7 @@ fn import_app<'py>(
         })?;
     }
     if !app.is_callable() {
-        let type_name = app
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".to_owned());
+        let type_name = type_name(&app);
         return Err(InitError::HandlerNotFound(format!(
             "Handler '{}' is a {type_name}, not a WSGI application (a callable taking environ and start_response)",
             config.app_spec()
@@ -105,6 +101,14 @@ fn interpreter_error(py: Python<'_>, err: &PyErr) -> InitError {
         message: describe(py, err),
         traceback: Vec::new(),
     }
+}
+
+/// The Python type name of `object`, for messages.
+pub(crate) fn type_name(object: &Bound<'_, PyAny>) -> String {
+    object
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string())
 }
 
 /// `TypeName: message`.

@@ -212,11 +212,7 @@ fn collect_body(iterable: &Bound<'_, PyAny>, start_response: &Bound<'_, StartRes
         }
     } else {
         let iterator = iterable.try_iter().map_err(|_| {
-            let type_name = iterable
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_else(|_| "?".into());
+            let type_name = interpreter::type_name(iterable);
             BodyError::Protocol(format!(
                 "the application returned {type_name}, not an iterable of bytes"
             ))
@@ -234,11 +230,7 @@ fn push_chunk(
     start_response: &Bound<'_, StartResponse>,
 ) -> Result<(), BodyError> {
     let Ok(bytes) = chunk.cast::<PyBytes>() else {
-        let type_name = chunk
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".into());
+        let type_name = interpreter::type_name(chunk);
         return Err(BodyError::Protocol(format!(
             "the application yielded {type_name}; body chunks must be bytes"
         )));

@@ -23,7 +23,7 @@ VENV_PY := $(VENV)/bin/python
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 
-.PHONY: help run invoke test test-rust test-python lint fmt build clean-venv fuzz soak
+.PHONY: help run invoke test test-rust test-python lint fmt build clean-venv fuzz soak bench bench-micro
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,19 @@ soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; rep
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/soak.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000}
+
+bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors; writes bench/RESULTS.md and bench/chart.png (BENCH_ARGS=--repeats 3)
+	$(CARGO) build --release -p lambda-wsgi-emulator -p lambda-wsgi-bench-floors
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	$(VENV_PY) bench/run.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --floors target/release $(BENCH_ARGS)
+
+bench-micro: ## Criterion micro-benchmarks: event parsing, environ building, response rendering
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) $(CARGO) bench -p lambda-wsgi --bench pipeline
+
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(VENV_PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
 
 python-path:
 	@echo $(call python_for,$(V))

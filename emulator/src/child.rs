@@ -4,7 +4,7 @@
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -17,6 +17,8 @@ use crate::broker::Broker;
 pub struct ChildSpec {
     /// The runtime binary.
     pub bootstrap: PathBuf,
+    /// Its arguments (Lambda passes none to `bootstrap`; an exec wrapper gets the runtime's).
+    pub args: Vec<String>,
     /// The function code directory: LAMBDA_TASK_ROOT and the working directory.
     pub task_root: PathBuf,
     /// `_HANDLER`.
@@ -79,6 +81,7 @@ impl ChildSpec {
             PASS_THROUGH.contains(&name.as_str()) || PASS_THROUGH_PREFIXES.iter().any(|p| name.starts_with(p))
         }));
         env.extend(self.extra_env.iter().cloned());
+        activate_virtualenv(&mut env);
         env
     }
 
@@ -87,6 +90,7 @@ impl ChildSpec {
         // tools wait on.
         let stderr = || std::io::stderr().as_fd().try_clone_to_owned().map(Stdio::from);
         Command::new(&self.bootstrap)
+            .args(&self.args)
             .env_clear()
             .envs(self.environment())
             .current_dir(&self.task_root)
@@ -98,10 +102,28 @@ impl ChildSpec {
     }
 }
 
+/// With VIRTUAL_ENV set, puts its bin/ first on PATH, as `activate` does. An embedded CPython
+/// finds its prefix from the first `python3` on PATH, so this is what makes it start as the
+/// venv's interpreter: the venv's site-packages only, not the base installation's (whose .pth
+/// files can cost tens of milliseconds of cold start, and whose packages the app did not ask for).
+fn activate_virtualenv(env: &mut Vec<(String, String)>) {
+    let last = |env: &[(String, String)], key: &str| env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let Some(venv) = last(env, "VIRTUAL_ENV").filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let path = last(env, "PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_owned());
+    let venv_bin = format!("{}/bin", venv.trim_end_matches('/'));
+    if path.split(':').next() != Some(venv_bin.as_str()) {
+        env.push(("PATH".to_owned(), format!("{venv_bin}:{path}")));
+    }
+}
+
 /// What the Runtime API endpoints report to the supervisor about the current runtime.
 #[derive(Default)]
 pub struct RuntimeState {
     ready: AtomicBool,
+    /// The current runtime process, 0 when none runs.
+    pid: AtomicU32,
     init_error: Mutex<Option<Bytes>>,
 }
 
@@ -109,6 +131,11 @@ impl RuntimeState {
     /// The runtime asked for its first invocation: true the first time per process.
     pub fn mark_ready(&self) -> bool {
         !self.ready.swap(true, Ordering::SeqCst)
+    }
+
+    /// The running runtime's process id, if one runs.
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.pid.load(Ordering::SeqCst)).filter(|&pid| pid != 0)
     }
 
     /// The runtime posted `/init/error`.
@@ -120,6 +147,7 @@ impl RuntimeState {
     }
 
     fn reset(&self) -> (bool, Option<Bytes>) {
+        self.pid.store(0, Ordering::SeqCst);
         let was_ready = self.ready.swap(false, Ordering::SeqCst);
         (
             was_ready,
@@ -161,6 +189,7 @@ pub async fn supervise(
                 continue;
             }
         };
+        state.pid.store(child.id().unwrap_or(0), Ordering::SeqCst);
         let status = tokio::select! {
             status = child.wait() => status,
             Some(()) = kill.recv() => {
@@ -235,6 +264,7 @@ mod tests {
     fn the_environment_is_lambdas_not_ours() {
         let spec = ChildSpec {
             bootstrap: "/bin/true".into(),
+            args: Vec::new(),
             task_root: "/var/task".into(),
             handler: "app:app".into(),
             function_name: "fn".into(),
@@ -253,5 +283,19 @@ mod tests {
             env.iter().all(|(k, _)| k != "CARGO" && k != "CARGO_MANIFEST_DIR"),
             "build env leaked"
         );
+    }
+
+    #[test]
+    fn a_virtualenv_is_activated_for_the_runtime() {
+        let mut env = vec![
+            ("PATH".to_owned(), "/usr/bin:/bin".to_owned()),
+            ("VIRTUAL_ENV".to_owned(), "/srv/app/.venv/".to_owned()),
+        ];
+        activate_virtualenv(&mut env);
+        let path = env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str());
+        assert_eq!(path, Some("/srv/app/.venv/bin:/usr/bin:/bin"));
+        let mut without = vec![("PATH".to_owned(), "/usr/bin".to_owned())];
+        activate_virtualenv(&mut without);
+        assert_eq!(without.len(), 1);
     }
 }

@@ -3,6 +3,7 @@
 //! `serve` starts the Runtime API and the front door, then the runtime as a child process;
 //! `invoke` sends one event file and prints the response.
 
+mod bench;
 mod broker;
 mod child;
 mod events;
@@ -48,13 +49,19 @@ enum Command {
     Serve(ServeArgs),
     /// Send one event file to the runtime and print its response JSON.
     Invoke(InvokeArgs),
+    /// Measure a runtime: cold starts, then sequential warm invocations; prints JSON.
+    Bench(bench::BenchArgs),
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct RuntimeArgs {
-    /// The runtime binary (lambda-wsgi's `bootstrap`).
+    /// The runtime binary (lambda-wsgi's `bootstrap`, or any Lambda runtime).
     #[arg(long)]
     bootstrap: PathBuf,
+    /// An argument for the runtime binary (repeatable): an exec wrapper gets the runtime's
+    /// command line this way.
+    #[arg(long = "arg", allow_hyphen_values = true)]
+    args: Vec<String>,
     /// The function's handler, passed as _HANDLER (e.g. `app:app`).
     #[arg(long)]
     handler: String,
@@ -113,6 +120,7 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Invoke(args) => invoke(args).await,
+        Command::Bench(args) => bench::run(args).await,
     };
     outcome.unwrap_or_else(|message| {
         eprintln!("lambda-wsgi-emulator: {message}");
@@ -123,6 +131,7 @@ async fn main() -> ExitCode {
 /// The Runtime API, the broker and the runtime's supervisor, running.
 struct Environment {
     broker: Arc<Broker>,
+    state: Arc<RuntimeState>,
     api_address: SocketAddr,
     shutdown: watch::Sender<bool>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
@@ -154,6 +163,7 @@ impl Environment {
         tokio::spawn(accept_loop(listener, move |request, _peer| api.clone().handle(request)));
         let spec = ChildSpec {
             bootstrap: std::path::absolute(&args.bootstrap).map_err(|e| e.to_string())?,
+            args: args.args,
             task_root: std::path::absolute(&args.task_root).map_err(|e| e.to_string())?,
             handler: args.handler,
             function_name: args.function_name,
@@ -170,6 +180,7 @@ impl Environment {
         let (shutdown, shutdown_rx) = watch::channel(false);
         Ok(Environment {
             broker,
+            state: state.clone(),
             api_address: address,
             shutdown,
             supervisor: None,

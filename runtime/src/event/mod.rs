@@ -10,6 +10,7 @@ mod de;
 mod http_v2;
 mod lattice;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -71,6 +72,13 @@ pub fn parse(event: &str) -> Result<(Source, Request), EventError> {
 }
 
 fn typed<T: DeserializeOwned>(event: &str, source: Source) -> Result<T, EventError> {
+    // Tracking the path costs about as much as the parse itself, so it is paid only to explain
+    // an event that failed: the second parse fails at the same place.
+    serde_json::from_str(event).or_else(|_| typed_with_path(event, source))
+}
+
+#[cold]
+fn typed_with_path<T: DeserializeOwned>(event: &str, source: Source) -> Result<T, EventError> {
     let mut deserializer = serde_json::Deserializer::from_str(event);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| EventError::Malformed {
         source_name: source.name(),
@@ -164,8 +172,8 @@ impl<'de> serde::Deserialize<'de> for Probe {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
                 let mut probe = Probe::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
+                while let Some(Key(key)) = map.next_key()? {
+                    match key.as_ref() {
                         "version" => probe.version = map.next_value::<Scalar>()?.0,
                         "requestContext" => {
                             // Present even when null: hand-made and test events send
@@ -184,7 +192,7 @@ impl<'de> serde::Deserialize<'de> for Probe {
                         }
                     }
                     if probe.keys.len() < KEYS_IN_MESSAGE {
-                        probe.keys.push(key);
+                        probe.keys.push(key.into_owned());
                     }
                 }
                 Ok(probe)
@@ -204,8 +212,8 @@ impl<'de> serde::Deserialize<'de> for ContextProbe {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContextProbe, A::Error> {
                 let mut context = ContextProbe::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
+                while let Some(Key(key)) = map.next_key()? {
+                    match key.as_ref() {
                         "elb" => context.elb = map.next_value::<Present>()?.0,
                         "http" => context.http = map.next_value::<Present>()?.0,
                         "serviceNetworkArn" => context.service_network_arn = map.next_value::<Present>()?.0,
@@ -240,6 +248,29 @@ impl<'de> serde::Deserialize<'de> for ContextProbe {
             }
         }
         deserializer.deserialize_any(ContextVisitor)
+    }
+}
+
+/// An object key, borrowed from the event unless it holds escapes (serde's `Cow<str>` always
+/// copies).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 

@@ -7,21 +7,41 @@
 //! release the GIL are interrupted; a C extension that holds the GIL past the deadline cannot
 //! be, and Lambda's own timeout applies.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 
 pub(super) struct DeadlineGuard {
     margin: Duration,
-    /// The generation of the invocation being guarded; 0 when none is.
-    armed: Arc<AtomicU64>,
-    /// The generation last interrupted.
-    fired: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     generations: AtomicU64,
-    watchdog: mpsc::Sender<(u64, Instant)>,
+}
+
+/// What the app's thread and the watchdog share.
+struct Shared {
+    /// The generation of the invocation being guarded; 0 when none is.
+    armed: AtomicU64,
+    /// The generation last interrupted.
+    fired: AtomicU64,
+    watch: Mutex<Watch>,
+    wake: Condvar,
+}
+
+/// The watchdog's schedule, under `Shared::watch`.
+#[derive(Default)]
+struct Watch {
+    /// When the armed invocation is to be interrupted.
+    fire_at: Option<(u64, Instant)>,
+    /// When the watchdog will next look at `fire_at` by itself; None while it waits to be told.
+    sleeping_until: Option<Instant>,
+}
+
+impl Shared {
+    fn watch(&self) -> MutexGuard<'_, Watch> {
+        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl DeadlineGuard {
@@ -32,54 +52,23 @@ impl DeadlineGuard {
         }
         let thread_id: u64 = support.call_method0("install_deadline_handler")?.extract()?;
         let interrupt = support.getattr("interrupt")?.unbind();
-        let armed = Arc::new(AtomicU64::new(0));
-        let fired = Arc::new(AtomicU64::new(0));
-        let (watchdog, requests) = mpsc::channel::<(u64, Instant)>();
-        let (thread_armed, thread_fired) = (armed.clone(), fired.clone());
+        let shared = Arc::new(Shared {
+            armed: AtomicU64::new(0),
+            fired: AtomicU64::new(0),
+            watch: Mutex::new(Watch::default()),
+            wake: Condvar::new(),
+        });
+        let watchdog = shared.clone();
         std::thread::Builder::new()
             .name("deadline-guard".to_owned())
-            .spawn(move || {
-                let fire = |generation: u64| {
-                    if thread_armed.load(Ordering::SeqCst) != generation {
-                        return;
-                    }
-                    Python::attach(|py| {
-                        // Checked again under the GIL: the app's thread disarms while holding it.
-                        if thread_armed.load(Ordering::SeqCst) == generation {
-                            thread_fired.store(generation, Ordering::SeqCst);
-                            if let Err(err) = interrupt.call1(py, (thread_id,)) {
-                                tracing::error!("the deadline guard could not interrupt the app: {err}");
-                            }
-                        }
-                    });
-                };
-                while let Ok(mut current) = requests.recv() {
-                    loop {
-                        let now = Instant::now();
-                        if now >= current.1 {
-                            fire(current.0);
-                            break;
-                        }
-                        match requests.recv_timeout(current.1 - now) {
-                            Ok(newer) => current = newer,
-                            Err(RecvTimeoutError::Timeout) => {
-                                fire(current.0);
-                                break;
-                            }
-                            Err(RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                }
-            })
+            .spawn(move || watchdog.run(|generation| fire(&watchdog, &interrupt, thread_id, generation)))
             .map_err(|err| {
                 pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the deadline guard: {err}"))
             })?;
         Ok(Some(DeadlineGuard {
             margin,
-            armed,
-            fired,
+            shared,
             generations: AtomicU64::new(0),
-            watchdog,
         }))
     }
 
@@ -97,22 +86,78 @@ impl DeadlineGuard {
             return 0;
         };
         let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
-        self.armed.store(generation, Ordering::SeqCst);
+        self.shared.armed.store(generation, Ordering::SeqCst);
         let fire_at = Instant::now() + Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
-        if self.watchdog.send((generation, fire_at)).is_err() {
-            tracing::error!("the deadline guard has stopped; this invocation is not guarded");
+        let mut watch = self.shared.watch();
+        watch.fire_at = Some((generation, fire_at));
+        // Waking a thread costs a context switch per invocation. A watchdog already due to look
+        // before this deadline (the previous invocation's, as deadlines only move later) will see
+        // the new one then, so it is woken only when idle or due too late.
+        let must_wake = watch.sleeping_until.is_none_or(|wakes| wakes > fire_at);
+        drop(watch);
+        if must_wake {
+            self.shared.wake.notify_one();
         }
         generation
     }
 
-    /// Ends the guard; true when the invocation was interrupted.
+    /// Ends the guard; true when the invocation was interrupted. The watchdog is not told: when
+    /// it wakes, the generation it would interrupt is no longer armed.
     pub(super) fn disarm(&self, generation: u64) -> bool {
-        self.armed.store(0, Ordering::SeqCst);
-        generation != 0 && self.fired.load(Ordering::SeqCst) == generation
+        self.shared.armed.store(0, Ordering::SeqCst);
+        generation != 0 && self.shared.fired.load(Ordering::SeqCst) == generation
     }
 
     /// The margin, for messages.
     pub(super) fn margin(&self) -> Duration {
         self.margin
     }
+}
+
+impl Shared {
+    /// The watchdog: sleeps until the armed deadline, or until told of one when none is armed.
+    fn run(&self, fire: impl Fn(u64)) {
+        let mut watch = self.watch();
+        loop {
+            let now = Instant::now();
+            match watch.fire_at {
+                Some((generation, at)) if at <= now => {
+                    watch.fire_at = None;
+                    drop(watch);
+                    // Never hold the schedule while waiting for the GIL: the app's thread
+                    // arms (taking the schedule) while holding the GIL.
+                    fire(generation);
+                    watch = self.watch();
+                }
+                Some((_, at)) => {
+                    watch.sleeping_until = Some(at);
+                    watch = self
+                        .wake
+                        .wait_timeout(watch, at - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                None => {
+                    watch.sleeping_until = None;
+                    watch = self.wake.wait(watch).unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+/// Interrupts the app if `generation` is still the invocation running.
+fn fire(shared: &Shared, interrupt: &Py<PyAny>, thread_id: u64, generation: u64) {
+    if shared.armed.load(Ordering::SeqCst) != generation {
+        return;
+    }
+    Python::attach(|py| {
+        // Checked again under the GIL: the app's thread disarms while holding it.
+        if shared.armed.load(Ordering::SeqCst) == generation {
+            shared.fired.store(generation, Ordering::SeqCst);
+            if let Err(err) = interrupt.call1(py, (thread_id,)) {
+                tracing::error!("the deadline guard could not interrupt the app: {err}");
+            }
+        }
+    });
 }

@@ -252,8 +252,12 @@ fn push_chunk(
 
 /// Calls `close()` when the object has one.
 fn close(iterable: &Bound<'_, PyAny>) -> PyResult<()> {
-    if iterable.hasattr("close")? {
-        iterable.call_method0("close")?;
+    // Lists and tuples (most responses) have none; asking costs a raised AttributeError.
+    if iterable.is_exact_instance_of::<PyList>() || iterable.is_exact_instance_of::<PyTuple>() {
+        return Ok(());
+    }
+    if iterable.hasattr(pyo3::intern!(iterable.py(), "close"))? {
+        iterable.call_method0(pyo3::intern!(iterable.py(), "close"))?;
     }
     Ok(())
 }

@@ -1,0 +1,80 @@
+//! Criterion micro-benchmarks of the plain-Rust stages of an invocation, on bench/events:
+//! event parsing (detection + typed parse), environ building, and response rendering.
+//! `make bench-micro` runs them; no Python interpreter is involved.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use lambda_wsgi::config::Config;
+use lambda_wsgi::response::{AppResponse, render};
+use lambda_wsgi::{environ, event};
+
+const EVENTS: &[(&str, &str)] = &[
+    ("http-v2-get", include_str!("../../bench/events/http-v2-get.json")),
+    ("rest-v1-get", include_str!("../../bench/events/rest-v1-get.json")),
+    ("alb-get", include_str!("../../bench/events/alb-get.json")),
+    (
+        "http-v2-post-10k",
+        include_str!("../../bench/events/http-v2-post-10k.json"),
+    ),
+];
+
+fn config() -> Config {
+    Config::from_lookup(|key| (key == "WSGI_APP").then(|| "app:app".to_owned())).expect("a valid config")
+}
+
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("event::parse");
+    for (name, json) in EVENTS {
+        group.throughput(Throughput::Bytes(json.len() as u64));
+        group.bench_function(*name, |b| {
+            b.iter(|| event::parse(black_box(json)).expect("a valid event"))
+        });
+    }
+    group.finish();
+}
+
+fn build_environ(c: &mut Criterion) {
+    let config = config();
+    let mut group = c.benchmark_group("environ::build");
+    for (name, json) in EVENTS {
+        let (_, request) = event::parse(json).expect("a valid event");
+        group.bench_function(*name, |b| b.iter(|| environ::build(black_box(&request), &config)));
+    }
+    group.finish();
+}
+
+fn render_response(c: &mut Criterion) {
+    let json_body = br#"{"agent":"Mozilla/5.0","ok":true,"query":{"page":["2"],"tag":["a","b"]}}"#.to_vec();
+    let responses = [
+        ("json", "application/json", json_body),
+        (
+            "binary-100k",
+            "image/png",
+            (0..=255u8).cycle().take(100 * 1024).collect(),
+        ),
+    ];
+    let mut group = c.benchmark_group("response::render");
+    for (name, content_type, body) in responses {
+        let response = AppResponse {
+            status: 200,
+            reason: "OK".to_owned(),
+            headers: vec![
+                ("Content-Type".to_owned(), content_type.to_owned()),
+                ("Content-Length".to_owned(), body.len().to_string()),
+                ("Set-Cookie".to_owned(), "session=abc; Path=/; HttpOnly".to_owned()),
+            ],
+            body,
+        };
+        for (source_name, json) in [EVENTS[0], EVENTS[1], EVENTS[2]] {
+            let (source, _) = event::parse(json).expect("a valid event");
+            group.bench_function(format!("{name}/{source_name}"), |b| {
+                b.iter(|| render(source, black_box(&response), false, &[]))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, build_environ, render_response);
+criterion_main!(benches);

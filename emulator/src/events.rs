@@ -83,11 +83,37 @@ const ALB_TARGET_GROUP: &str =
 
 /// Builds the event JSON for `request`.
 pub fn build(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value {
+    // Every front door appends the peer to X-Forwarded-For and says how the client came in. Ours
+    // is plain HTTP on a local port: saying so keeps absolute URLs the app builds (url_for with
+    // _external, redirects) pointing back here instead of at https://127.0.0.1.
+    let proxied = HttpRequest {
+        headers: forwarded_headers(request),
+        ..*request
+    };
     match settings.format {
-        EventFormat::HttpV2 | EventFormat::FunctionUrl => payload_v2(request, settings),
-        EventFormat::HttpV1 | EventFormat::Rest => payload_v1(request, settings),
-        EventFormat::Alb | EventFormat::AlbMultiValue => alb(request, settings.format == EventFormat::AlbMultiValue),
+        EventFormat::HttpV2 | EventFormat::FunctionUrl => payload_v2(&proxied, settings),
+        EventFormat::HttpV1 | EventFormat::Rest => payload_v1(&proxied, settings),
+        EventFormat::Alb | EventFormat::AlbMultiValue => alb(&proxied, settings.format == EventFormat::AlbMultiValue),
     }
+}
+
+/// The request's headers with X-Forwarded-For/-Proto/-Port set as the proxy in front sets them.
+fn forwarded_headers(request: &HttpRequest<'_>) -> Vec<(String, String)> {
+    let mut headers = request.headers.clone();
+    let forwarded_for = match header(&headers, "x-forwarded-for") {
+        Some(previous) => format!("{previous}, {}", request.peer),
+        None => request.peer.to_string(),
+    };
+    headers.retain(|(name, _)| {
+        !matches!(
+            name.as_str(),
+            "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-port"
+        )
+    });
+    headers.push(("x-forwarded-for".to_owned(), forwarded_for));
+    headers.push(("x-forwarded-proto".to_owned(), "http".to_owned()));
+    headers.push(("x-forwarded-port".to_owned(), request.port.to_string()));
+    headers
 }
 
 fn payload_v2(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value {
@@ -222,21 +248,7 @@ fn payload_v1(request: &HttpRequest<'_>, settings: &EventSettings<'_>) -> Value 
 }
 
 fn alb(request: &HttpRequest<'_>, multi_value: bool) -> Value {
-    let mut headers = request.headers.clone();
-    // ALB appends the peer it saw to X-Forwarded-For and sets the proto and port.
-    let forwarded_for = match header(&headers, "x-forwarded-for") {
-        Some(previous) => format!("{previous}, {}", request.peer),
-        None => request.peer.to_string(),
-    };
-    headers.retain(|(name, _)| {
-        !matches!(
-            name.as_str(),
-            "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-port"
-        )
-    });
-    headers.push(("x-forwarded-for".to_owned(), forwarded_for));
-    headers.push(("x-forwarded-proto".to_owned(), "http".to_owned()));
-    headers.push(("x-forwarded-port".to_owned(), request.port.to_string()));
+    let headers = &request.headers;
     // "If the query parameters are URL-encoded, the load balancer does not decode them."
     let raw_pairs = request
         .query
@@ -246,7 +258,7 @@ fn alb(request: &HttpRequest<'_>, multi_value: bool) -> Value {
             Some((key, value)) => (key.to_owned(), value.to_owned()),
             None => (pair.to_owned(), String::new()),
         });
-    let (single_headers, multi_headers) = header_maps(&headers);
+    let (single_headers, multi_headers) = header_maps(headers);
     let (single_query, multi_query) = query_maps(raw_pairs);
     let mut event = json!({
         "requestContext": {"elb": {"targetGroupArn": ALB_TARGET_GROUP}},
@@ -490,6 +502,21 @@ mod tests {
             event(EventFormat::HttpV1, &request("/", "", HEADERS, b""))["version"],
             "1.0"
         );
+    }
+
+    #[test]
+    fn every_front_door_says_the_client_came_in_over_plain_http() {
+        let r = request("/p", "", &[("x-forwarded-proto", "https")], b"");
+        for format in [
+            EventFormat::HttpV2,
+            EventFormat::FunctionUrl,
+            EventFormat::HttpV1,
+            EventFormat::Rest,
+        ] {
+            let e = event(format, &r);
+            assert_eq!(e["headers"]["x-forwarded-proto"], "http", "{}", format.name());
+            assert_eq!(e["headers"]["x-forwarded-for"], "192.0.2.1", "{}", format.name());
+        }
     }
 
     #[test]

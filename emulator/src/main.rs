@@ -8,6 +8,7 @@ mod broker;
 mod child;
 mod events;
 mod front;
+mod reload;
 mod response;
 mod runtime_api;
 
@@ -98,6 +99,9 @@ struct ServeArgs {
     /// API Gateway stage written into events (default: `$default`, `local` for rest).
     #[arg(long)]
     stage: Option<String>,
+    /// Restart the runtime when a .py file under the task root changes.
+    #[arg(long)]
+    reload: bool,
 }
 
 #[derive(Args)]
@@ -222,7 +226,11 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         .unwrap_or_else(|| args.event_format.default_stage().to_owned());
     let front_listener = bind(args.port, "front door").await?;
     let front_port = front_listener.local_addr().map_err(|e| e.to_string())?.port();
+    let task_root = args.runtime.task_root.clone();
     let mut environment = Environment::start(args.runtime, args.runtime_api_port, true).await?;
+    if args.reload {
+        tokio::spawn(reload::watch(task_root, environment.state.clone()));
+    }
     let front = Arc::new(FrontDoor {
         broker: environment.broker.clone(),
         format: args.event_format,

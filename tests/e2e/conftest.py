@@ -27,11 +27,12 @@ READY_TIMEOUT = 30
 class Emulator:
     """`lambda-wsgi-emulator serve` running `bootstrap` with one app."""
 
-    def __init__(self, handler, *, event_format="http-v2", timeout=30, env=None, tmp_path=None, task_root=APPS):
+    def __init__(self, handler, *, event_format="http-v2", timeout=30, env=None, tmp_path=None, task_root=APPS,
+                 bootstrap=BOOTSTRAP, runtime_args=(), serve_args=()):
         self.handler = handler
         args = [
             str(EMULATOR), "serve",
-            "--bootstrap", str(BOOTSTRAP),
+            "--bootstrap", str(bootstrap),
             "--handler", handler,
             "--task-root", str(task_root),
             "--port", "0",
@@ -41,6 +42,9 @@ class Emulator:
         ]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
+        for arg in runtime_args:
+            args += ["--arg", str(arg)]
+        args += list(serve_args)
         self.log_path = Path(tmp_path or "/tmp") / f"emulator-{handler.replace(':', '_')}-{event_format}.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)

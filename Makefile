@@ -23,14 +23,14 @@ VENV_PY := $(VENV)/bin/python
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 
-.PHONY: help run invoke test test-rust test-python lint fmt build clean-venv fuzz soak bench bench-micro
+.PHONY: help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-run: $(VENV)/.installed build ## Serve examples/flask through bootstrap + the local emulator (PORT=8000, EVENT_FORMAT=http-v2)
+run: $(VENV)/.installed build ## Serve examples/flask through bootstrap + the local emulator, reloading on .py changes (PORT=8000, EVENT_FORMAT=http-v2)
 	@VIRTUAL_ENV=$(abspath $(VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
-		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT)
+		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT) --reload
 
 invoke: $(VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
 	@VIRTUAL_ENV=$(abspath $(VENV)) $(EMULATOR) invoke --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
@@ -44,7 +44,7 @@ bootstrap-%:
 	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
 	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
 
-test: lint test-rust test-python ## Every test: lint, Rust unit + golden tests, end-to-end per Python version
+test: lint test-rust test-python test-templates test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the layer
 
 lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
 	$(CARGO) fmt --all -- --check
@@ -61,7 +61,7 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 		PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/py$$v $(CARGO) test -p lambda-wsgi; \
 	done
 
-test-python: $(VENV)/.installed ## End-to-end tests: real bootstrap via the emulator, once per Python version
+test-python: $(VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real bootstrap via the emulator, once per Python version
 	$(CARGO) build -p lambda-wsgi-emulator
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== end to end, Python $$v"; \
@@ -70,6 +70,18 @@ test-python: $(VENV)/.installed ## End-to-end tests: real bootstrap via the emul
 		LAMBDA_WSGI_PYTHON=$$($(MAKE) -s python-path V=$$v) \
 			$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e; \
 	done
+
+test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
+	$(VENV)/bin/pytest -q -p no:cacheprovider sam-templates/test_templates.py
+
+test-layer: layer build ## The layer played as on a managed python3.x runtime (opt/, var/task, var/lang in a temp root)
+	LAMBDA_WSGI_LAYER=$(abspath $(LAYER_ZIP)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
+	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py
+
+check-cargo-lambda: $(VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
+	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) tests/cargo-lambda-check.sh
 
 fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); a failure prints the seed to rerun
 	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_CASES:-200000} cases per property"; \
@@ -94,6 +106,53 @@ bench-micro: ## Criterion micro-benchmarks: event parsing, environ building, res
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
+
+# The layer: one bootstrap per managed Python, linked against glibc 2.34 (Amazon Linux 2023) by
+# cargo-zigbuild, with an rpath to /var/lang/lib only. libpython itself comes from the build
+# machine here, and may need a newer glibc than 2.34: on Lambda it is the runtime's own, so its
+# undefined symbols are allowed (--allow-shlib-undefined); objdump checks ours.
+LAYER_PYTHONS ?= 3.11 3.12 3.13
+LAYER_ZIP := dist/lambda-wsgi-layer-x86_64.zip
+LAYER_TARGET := x86_64-unknown-linux-gnu.2.34
+layer_bootstrap = target/layer-py$(1)/x86_64-unknown-linux-gnu/release/bootstrap
+
+layer: $(VENV)/.layer-tools ## Build dist/lambda-wsgi-layer-x86_64.zip: bootstraps for Python 3.11-3.13 (glibc <= 2.34) + the exec wrapper
+	@set -e; for v in $(LAYER_PYTHONS); do \
+		echo "== layer bootstrap, Python $$v"; \
+		PATH=$(abspath $(VENV))/bin:$$PATH PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/layer-py$$v \
+		LAMBDA_WSGI_LAMBDA_ONLY_RPATH=1 RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined" \
+			$(VENV)/bin/cargo-zigbuild zigbuild --release -p lambda-wsgi --bin bootstrap --target $(LAYER_TARGET); \
+	done
+	$(VENV_PY) layer/package.py --out $(LAYER_ZIP) --max-glibc 2.34 $(foreach v,$(LAYER_PYTHONS),$(v)=$(call layer_bootstrap,$(v)))
+
+$(VENV)/.layer-tools: $(VENV)/.installed
+	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.1
+	@touch $@
+
+# Debian's Chromium and its driver, for the Django admin test (browsers cannot be downloaded here).
+/usr/bin/chromedriver:
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+# A function package for provided.al2023 or a managed python3.x runtime: the app, its
+# requirements (Lambda's platform wheels), and .pyc for all of it. /var/task is read-only on
+# Lambda, so without them every cold start compiles every module again (make package-cold-start).
+APP ?= examples/flask
+FUNCTION_DIR := dist/function
+package: ## Package APP (default examples/flask) with its requirements and precompiled .pyc: dist/function.zip
+	rm -rf $(FUNCTION_DIR) && mkdir -p $(FUNCTION_DIR)
+	$(PYTHON) -m pip install -q --disable-pip-version-check --target $(FUNCTION_DIR) --implementation cp \
+		--platform manylinux2014_x86_64 --python-version $(PYTHON_VERSION) --only-binary=:all: -r $(APP)/requirements.txt
+	tar -C $(APP) --exclude=__pycache__ --exclude=events -cf - . | tar -C $(FUNCTION_DIR) -xf -
+	$(PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(FUNCTION_DIR)
+	cd $(FUNCTION_DIR) && $(abspath $(PYTHON)) -m zipfile -c ../function.zip .
+	@du -sh dist/function.zip
+
+package-cold-start: package build ## Cold start of the package with and without its .pyc (read-only task root, as on Lambda)
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	$(VENV_PY) layer/cold_start.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --function $(FUNCTION_DIR) --event $(APP)/events/http-api-get.json
 
 python-path:
 	@echo $(call python_for,$(V))

@@ -55,7 +55,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
         let mut environment = Environment::start(args.runtime.clone(), 0, false).await?;
         let started = Instant::now();
         environment.launch();
-        let first = environment.broker.invoke(events[0].clone()).await;
+        let first = settled(environment.broker.invoke(events[0].clone()).await).await;
         cold_ms.push(started.elapsed().as_secs_f64() * 1e3);
         check(&first, args.expect_status).map_err(|why| format!("cold start {sample}: {why}"))?;
         if sample == 0 {
@@ -74,7 +74,7 @@ type Report = serde_json::Map<String, serde_json::Value>;
 async fn warm(environment: &Environment, events: &[Bytes], args: &BenchArgs) -> Result<Report, String> {
     let mut first_responses = Vec::with_capacity(events.len());
     for event in events {
-        let outcome = environment.broker.invoke(event.clone()).await;
+        let outcome = settled(environment.broker.invoke(event.clone()).await).await;
         check(&outcome, args.expect_status)?;
         if let Outcome::Response(body) = outcome {
             first_responses.push(serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default());
@@ -90,7 +90,7 @@ async fn warm(environment: &Environment, events: &[Bytes], args: &BenchArgs) -> 
     let started = Instant::now();
     for event in events.iter().cycle().take(args.invocations) {
         let sent = Instant::now();
-        let outcome = environment.broker.invoke(event.clone()).await;
+        let outcome = settled(environment.broker.invoke(event.clone()).await).await;
         latencies.push(sent.elapsed());
         if !matches!(outcome, Outcome::Response(_)) {
             failures += 1;
@@ -110,6 +110,21 @@ async fn warm(environment: &Environment, events: &[Bytes], args: &BenchArgs) -> 
     report.insert("peak_rss_kb".into(), serde_json::json!(peak_rss_kb));
     report.insert("first_responses".into(), first_responses.into());
     Ok(report)
+}
+
+/// A streamed response read to its end, as its prelude (the status and headers): a streamed
+/// invocation is over when its last byte is in.
+async fn settled(outcome: Outcome) -> Outcome {
+    let Outcome::Stream(streamed) = outcome else {
+        return outcome;
+    };
+    match streamed.collect().await {
+        Ok(whole) => {
+            let prelude_end = whole.windows(8).position(|w| w == [0; 8]).unwrap_or(whole.len());
+            Outcome::Response(whole.slice(..prelude_end))
+        }
+        Err(why) => Outcome::Error(Bytes::from(why)),
+    }
 }
 
 fn check(outcome: &Outcome, expect_status: u16) -> Result<(), String> {

@@ -4,8 +4,8 @@
 //! endpoints and the child supervisor settle what it waits for.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,6 +16,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub enum Outcome {
     /// `/invocation/{id}/response` body.
     Response(Bytes),
+    /// A streamed `/invocation/{id}/response` (Lambda's response streaming), still arriving.
+    Stream(Streamed),
     /// `/invocation/{id}/error` body.
     Error(Bytes),
     /// `/init/error` body: the runtime never got to the invocation.
@@ -25,6 +27,51 @@ pub enum Outcome {
     /// The deadline passed; the runtime was killed.
     Timeout,
 }
+
+/// One piece of a streamed response: bytes, or the error the runtime reported in the stream's
+/// trailers (or the stream breaking off).
+pub type StreamPart = Result<Bytes, String>;
+
+/// The receiving end of a streamed response. Whoever takes it first reads it.
+#[derive(Clone)]
+pub struct Streamed(Arc<Mutex<Option<mpsc::Receiver<StreamPart>>>>);
+
+impl Streamed {
+    /// A stream fed by the returned sender.
+    pub fn channel() -> (mpsc::Sender<StreamPart>, Self) {
+        let (sender, receiver) = mpsc::channel(16);
+        (sender, Streamed(Arc::new(Mutex::new(Some(receiver)))))
+    }
+
+    /// The receiver, once.
+    pub fn take(&self) -> Option<mpsc::Receiver<StreamPart>> {
+        lock(&self.0).take()
+    }
+
+    /// The whole stream, for callers that cannot pass it on as it comes.
+    pub async fn collect(&self) -> StreamPart {
+        let mut receiver = self.take().ok_or("the stream was already read")?;
+        let mut whole = Vec::new();
+        while let Some(part) = receiver.recv().await {
+            whole.extend_from_slice(&part?);
+        }
+        Ok(Bytes::from(whole))
+    }
+}
+
+impl std::fmt::Debug for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Streamed(..)")
+    }
+}
+
+impl PartialEq for Streamed {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Streamed {}
 
 /// An invocation handed to the runtime by `/invocation/next`.
 pub struct Delivered {

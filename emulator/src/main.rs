@@ -263,7 +263,6 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
     let mut environment = Environment::start(args.runtime, 0, false).await?;
     environment.launch();
     let outcome = environment.broker.invoke(Bytes::from(event)).await;
-    environment.stop().await;
     let print = |payload: &Bytes| {
         let mut stdout = std::io::stdout();
         stdout
@@ -272,11 +271,29 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
             .and_then(|()| stdout.flush())
             .ok();
     };
-    Ok(match outcome {
+    let code = match outcome {
         Outcome::Response(payload) => {
             print(&payload);
             ExitCode::SUCCESS
         }
+        // The prelude on its own line, then the body as it arrives.
+        Outcome::Stream(streamed) => match streamed.collect().await {
+            Ok(whole) => {
+                let prelude_end = whole.windows(8).position(|w| w == [0; 8]);
+                match prelude_end {
+                    Some(end) => {
+                        print(&whole.slice(..end));
+                        print(&whole.slice(end + 8..));
+                    }
+                    None => print(&whole),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("lambda-wsgi-emulator: the response stream failed: {why}");
+                ExitCode::from(1)
+            }
+        },
         Outcome::Error(payload) => {
             print(&payload);
             ExitCode::from(1)
@@ -293,7 +310,10 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
             eprintln!("lambda-wsgi-emulator: no response: the invocation timed out");
             ExitCode::from(3)
         }
-    })
+    };
+    // After the stream is read: stopping the runtime earlier would cut it off.
+    environment.stop().await;
+    Ok(code)
 }
 
 async fn bind(port: u16, what: &str) -> Result<TcpListener, String> {
@@ -303,10 +323,12 @@ async fn bind(port: u16, what: &str) -> Result<TcpListener, String> {
 }
 
 /// Serves HTTP/1.1 connections with `handler` until the process ends.
-async fn accept_loop<H, F>(listener: TcpListener, handler: H)
+async fn accept_loop<H, F, B>(listener: TcpListener, handler: H)
 where
     H: Fn(hyper::Request<hyper::body::Incoming>, SocketAddr) -> F + Clone + Send + 'static,
-    F: Future<Output = Result<hyper::Response<http_body_util::Full<Bytes>>, std::convert::Infallible>> + Send + 'static,
+    F: Future<Output = Result<hyper::Response<B>, std::convert::Infallible>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     loop {
         let (stream, peer) = match listener.accept().await {

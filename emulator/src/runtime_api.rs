@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::broker::{Broker, Outcome};
+use crate::broker::{Broker, Outcome, Streamed};
 use crate::child::RuntimeState;
 
 const BASE: &str = "/2018-06-01/runtime";
@@ -34,6 +34,13 @@ impl RuntimeApi {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let streaming = request
+            .headers()
+            .get("lambda-runtime-function-response-mode")
+            .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"));
+        if streaming && method == Method::POST && path.ends_with("/response") {
+            return Ok(self.stream(&path, request.into_body()).await);
+        }
         let body = match request.into_body().collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
@@ -63,6 +70,41 @@ impl RuntimeApi {
                 &format!("no such endpoint: {method} {path} (Runtime API base is {BASE})"),
             ),
         })
+    }
+
+    /// A streamed response: the caller gets it as it arrives; the runtime gets its 202 at the end.
+    async fn stream(&self, path: &str, mut body: Incoming) -> HttpResponse {
+        let request_id = path
+            .trim_end_matches("/response")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        let (parts, streamed) = Streamed::channel();
+        if !self.broker.settle(request_id, Outcome::Stream(streamed)) {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &format!("request id {request_id} is not the invocation in flight"),
+            );
+        }
+        while let Some(frame) = body.frame().await {
+            let part = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => Ok(data),
+                    Err(frame) => match frame.into_trailers().ok().as_ref().and_then(stream_error) {
+                        Some(error) => Err(error),
+                        None => continue,
+                    },
+                },
+                Err(err) => Err(format!("the response stream broke off: {err}")),
+            };
+            let failed = part.is_err();
+            // A reader that went away (the client hung up) still lets the runtime finish.
+            parts.send(part).await.ok();
+            if failed {
+                break;
+            }
+        }
+        accepted()
     }
 
     async fn next(&self) -> HttpResponse {
@@ -97,6 +139,14 @@ impl RuntimeApi {
     async fn invoke(&self, event: Bytes) -> HttpResponse {
         let (status, function_error, body) = match self.broker.invoke(event).await {
             Outcome::Response(body) => (StatusCode::OK, None, body),
+            Outcome::Stream(streamed) => match streamed.collect().await {
+                Ok(body) => (StatusCode::OK, None, body),
+                Err(why) => (
+                    StatusCode::OK,
+                    Some("Unhandled"),
+                    error_body("Runtime.StreamError", &why),
+                ),
+            },
             Outcome::Error(body) | Outcome::InitError(body) => (StatusCode::OK, Some("Unhandled"), body),
             Outcome::Died(why) => (StatusCode::BAD_GATEWAY, None, error_body("Runtime.ExitError", &why)),
             Outcome::Timeout => (
@@ -115,6 +165,18 @@ impl RuntimeApi {
             .body(Full::new(body))
             .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
     }
+}
+
+/// The error a runtime reports in a response stream's trailers, if any.
+fn stream_error(trailers: &hyper::HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let error_type = trailers.get("lambda-runtime-function-error-type")?.to_str().ok()?;
+    let body = trailers
+        .get("lambda-runtime-function-error-body")
+        .and_then(|body| base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).ok())
+        .map(|body| String::from_utf8_lossy(&body).into_owned())
+        .unwrap_or_default();
+    Some(format!("{error_type}: {body}"))
 }
 
 fn log_init_error(body: &Bytes) {

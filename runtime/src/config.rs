@@ -18,6 +18,9 @@ pub const WSGI_BASE_PATH: &str = "WSGI_BASE_PATH";
 pub const WSGI_TEXT_MIME_TYPES: &str = "WSGI_TEXT_MIME_TYPES";
 /// `respond` (an exception becomes a 500 response) or `raise` (it becomes a Lambda invocation error).
 pub const WSGI_ERROR_MODE: &str = "WSGI_ERROR_MODE";
+/// `buffered` (default) or `response_stream`: the function's invoke mode (Function URL
+/// InvokeMode RESPONSE_STREAM, or a REST API streaming integration).
+pub const WSGI_INVOKE_MODE: &str = "WSGI_INVOKE_MODE";
 /// The largest buffered response JSON to hand to Lambda, in bytes (default: Lambda's 6 MB).
 pub const WSGI_MAX_RESPONSE_BYTES: &str = "WSGI_MAX_RESPONSE_BYTES";
 /// How long before the invocation deadline a still-running app is interrupted (ms; 0 = never).
@@ -37,6 +40,16 @@ pub enum ErrorMode {
     Raise,
 }
 
+/// How responses travel back to Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// One JSON document in the event source's response shape, after the app finished. The default.
+    Buffered,
+    /// The HTTP integration stream: a JSON prelude (status, headers, cookies), eight NUL bytes,
+    /// then the body as the app produces it.
+    ResponseStream,
+}
+
 /// The parsed settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -50,6 +63,8 @@ pub struct Config {
     pub text_mime_types: Vec<String>,
     /// What an app exception becomes.
     pub error_mode: ErrorMode,
+    /// Buffered or streamed responses.
+    pub invoke_mode: InvokeMode,
     /// Largest buffered response JSON; ALB's own 1 MB cap applies on top.
     pub max_response_bytes: usize,
     /// How long before the deadline the app is interrupted; zero disables the guard.
@@ -79,6 +94,7 @@ impl Config {
             base_path: parse_base_path(non_empty(WSGI_BASE_PATH).as_deref())?,
             text_mime_types: parse_mime_types(non_empty(WSGI_TEXT_MIME_TYPES).as_deref())?,
             error_mode: parse_error_mode(non_empty(WSGI_ERROR_MODE).as_deref())?,
+            invoke_mode: parse_invoke_mode(non_empty(WSGI_INVOKE_MODE).as_deref())?,
             max_response_bytes: parse_max_response_bytes(non_empty(WSGI_MAX_RESPONSE_BYTES).as_deref())?,
             deadline_margin: parse_deadline_margin(non_empty(WSGI_DEADLINE_MARGIN_MS).as_deref())?,
             task_root: non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from),
@@ -174,6 +190,19 @@ fn parse_deadline_margin(value: Option<&str>) -> Result<Duration, InitError> {
         Ok(ms) if ms <= 900_000 => Ok(Duration::from_millis(ms)),
         _ => Err(InitError::Config(format!(
             "{WSGI_DEADLINE_MARGIN_MS}={value} must be milliseconds from 0 (no guard) to 900000"
+        ))),
+    }
+}
+
+fn parse_invoke_mode(value: Option<&str>) -> Result<InvokeMode, InitError> {
+    // Lambda spells the Function URL setting in capitals; accept both.
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("buffered") => Ok(InvokeMode::Buffered),
+        Some("response_stream") => Ok(InvokeMode::ResponseStream),
+        Some(_) => Err(InitError::Config(format!(
+            "{WSGI_INVOKE_MODE}={} is not one of: buffered (default), response_stream (the function URL's \
+             InvokeMode is RESPONSE_STREAM)",
+            value.unwrap_or_default()
         ))),
     }
 }
@@ -314,6 +343,20 @@ mod tests {
         assert_eq!(c.text_mime_types, ["application/x-ndjson", "font/*"]);
         let err = config(&[(WSGI_APP, "a:b"), (WSGI_TEXT_MIME_TYPES, "json")]).expect_err("bad");
         assert!(err.to_string().contains("entry 'json'"), "{err}");
+    }
+
+    #[test]
+    fn invoke_mode_is_buffered_unless_streaming_is_asked_for() {
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b")]).expect("valid").invoke_mode,
+            InvokeMode::Buffered
+        );
+        for value in ["response_stream", "RESPONSE_STREAM"] {
+            let c = config(&[(WSGI_APP, "a:b"), (WSGI_INVOKE_MODE, value)]).expect("valid");
+            assert_eq!(c.invoke_mode, InvokeMode::ResponseStream);
+        }
+        let err = config(&[(WSGI_APP, "a:b"), (WSGI_INVOKE_MODE, "stream")]).expect_err("bad");
+        assert!(err.to_string().contains("response_stream"), "{err}");
     }
 
     #[test]

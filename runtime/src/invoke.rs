@@ -6,7 +6,7 @@ use lambda_runtime::Diagnostic;
 use crate::config::{Config, ErrorMode};
 use crate::error::{AppError, EventError};
 use crate::response::{AppResponse, EventResponse};
-use crate::wsgi::WsgiApp;
+use crate::wsgi::{BodySink, WsgiApp};
 use crate::{environ, event, response};
 
 /// What the application can know about the invocation (`environ["lambda.context"]`).
@@ -80,21 +80,10 @@ pub fn handle(
     event: &str,
     context: &InvocationContext,
 ) -> Result<EventResponse, InvokeError> {
-    let (source, request) = match event::parse(event) {
-        Ok(parsed) => parsed,
-        Err(EventError::BadBody { origin: source, reason }) => {
-            tracing::warn!(request_id = %context.request_id, "400: request body is not valid base64: {reason}");
-            let answer = AppResponse::plain(
-                400,
-                "Bad Request",
-                "Bad Request: the request body is not valid base64\n",
-            );
-            return Ok(response::render(source, &answer, false, &config.text_mime_types));
-        }
-        Err(err) => {
-            tracing::error!(request_id = %context.request_id, error_type = err.error_type(), "{err}");
-            return Err(err.into());
-        }
+    let (source, request) = match parse(event, context) {
+        Parsed::Request(source, request) => (source, request),
+        Parsed::BadBody(source) => return Ok(response::render(source, &bad_body(), false, &config.text_mime_types)),
+        Parsed::Unsupported(err) => return Err(err.into()),
     };
     let is_head = request.method.eq_ignore_ascii_case("HEAD");
     let method_and_path = || format!("{} {}", request.method, request.path_for_logs());
@@ -103,16 +92,7 @@ pub fn handle(
         Ok(answer) => answer,
         Err(err) => {
             log_app_error(&err, context, &method_and_path());
-            match err {
-                AppError::Raised { .. } if config.error_mode == ErrorMode::Raise => return Err(InvokeError::App(err)),
-                // Answered before Lambda kills the environment: the next request finds it warm.
-                AppError::DeadlineExceeded { .. } => AppResponse::plain(
-                    504,
-                    "Gateway Timeout",
-                    "Gateway Timeout: the application did not finish in time\n",
-                ),
-                _ => AppResponse::plain(500, "Internal Server Error", "Internal Server Error\n"),
-            }
+            error_answer(err, config)?
         }
     };
     let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
@@ -122,7 +102,8 @@ pub fn handle(
             request_id = %context.request_id,
             "500 for {}: the response is {size} bytes of JSON, over the {limit}-byte limit for {} \
              (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
-             Serve large files from S3 (redirect to a presigned URL), or compress the response.",
+             Stream it (WSGI_INVOKE_MODE=response_stream with a RESPONSE_STREAM function URL), \
+             serve large files from S3 (redirect to a presigned URL), or compress the response.",
             method_and_path(),
             source.name()
         );
@@ -134,6 +115,112 @@ pub fn handle(
         return Ok(response::render(source, &answer, is_head, &config.text_mime_types));
     }
     Ok(rendered)
+}
+
+/// The streamed form of [`handle`] (WSGI_INVOKE_MODE=response_stream): `out` receives the
+/// prelude, then each body chunk as the app yields it. Errors before the first byte are answered
+/// as in buffered mode (a 500 or 504, or an invocation error); an error after it breaks the
+/// stream off, and is returned for the caller to report in the stream's error trailers.
+pub fn handle_streaming(
+    app: &WsgiApp,
+    config: &Config,
+    event: &str,
+    context: &InvocationContext,
+    out: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), InvokeError> {
+    let request = match parse(event, context) {
+        Parsed::Request(_, request) => request,
+        Parsed::BadBody(_) => {
+            send_whole(out, &bad_body());
+            return Ok(());
+        }
+        Parsed::Unsupported(err) => return Err(err.into()),
+    };
+    let mut sink = StreamSink {
+        out,
+        is_head: request.method.eq_ignore_ascii_case("HEAD"),
+        started: false,
+    };
+    let environ = environ::build(&request, config);
+    let Err(err) = app.stream(environ, event, context, &mut sink) else {
+        return Ok(());
+    };
+    log_app_error(
+        &err,
+        context,
+        &format!("{} {}", request.method, request.path_for_logs()),
+    );
+    if sink.started {
+        return Err(InvokeError::App(err));
+    }
+    send_whole(sink.out, &error_answer(err, config)?);
+    Ok(())
+}
+
+/// The prelude, then the body as it comes; HEAD gets headers only.
+struct StreamSink<'a> {
+    out: &'a mut dyn FnMut(&[u8]) -> bool,
+    is_head: bool,
+    started: bool,
+}
+
+impl BodySink for StreamSink<'_> {
+    fn head(&mut self, status: u16, _reason: &str, headers: &[(String, String)]) {
+        self.started = true;
+        (self.out)(&response::stream_prelude(status, headers));
+    }
+    fn data(&mut self, chunk: &[u8]) -> bool {
+        self.is_head || (self.out)(chunk)
+    }
+}
+
+fn send_whole(out: &mut dyn FnMut(&[u8]) -> bool, answer: &AppResponse) {
+    if out(&response::stream_prelude(answer.status, &answer.headers)) {
+        out(&answer.body);
+    }
+}
+
+enum Parsed {
+    Request(event::Source, Box<crate::request::Request>),
+    /// The body is not valid base64: the client gets a 400.
+    BadBody(event::Source),
+    Unsupported(EventError),
+}
+
+fn parse(event: &str, context: &InvocationContext) -> Parsed {
+    match event::parse(event) {
+        Ok((source, request)) => Parsed::Request(source, Box::new(request)),
+        Err(EventError::BadBody { origin: source, reason }) => {
+            tracing::warn!(request_id = %context.request_id, "400: request body is not valid base64: {reason}");
+            Parsed::BadBody(source)
+        }
+        Err(err) => {
+            tracing::error!(request_id = %context.request_id, error_type = err.error_type(), "{err}");
+            Parsed::Unsupported(err)
+        }
+    }
+}
+
+fn bad_body() -> AppResponse {
+    AppResponse::plain(
+        400,
+        "Bad Request",
+        "Bad Request: the request body is not valid base64\n",
+    )
+}
+
+/// What the client sees when the app failed before answering.
+fn error_answer(err: AppError, config: &Config) -> Result<AppResponse, InvokeError> {
+    Ok(match err {
+        AppError::Raised { .. } if config.error_mode == ErrorMode::Raise => return Err(InvokeError::App(err)),
+        // Answered before Lambda kills the environment: the next request finds it warm.
+        AppError::DeadlineExceeded { .. } => AppResponse::plain(
+            504,
+            "Gateway Timeout",
+            "Gateway Timeout: the application did not finish in time\n",
+        ),
+        _ => AppResponse::plain(500, "Internal Server Error", "Internal Server Error\n"),
+    })
 }
 
 /// The traceback goes to the log with the request id; the client only ever sees a short body.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use lambda_wsgi::config::Config;
+use lambda_wsgi::config::{Config, InvokeMode};
 use lambda_wsgi::error::InitError;
 use lambda_wsgi::invoke::{self, InvocationContext};
 use lambda_wsgi::{init_error, interpreter, serve};
@@ -19,11 +19,27 @@ async fn main() -> ExitCode {
     };
     tracing::info!("serving WSGI application {}", config.app_spec());
 
-    let handler = |event: &str, context: &lambda_runtime::Context| {
-        invoke::handle(&app, &config, event, &InvocationContext::from(context)).map_err(Into::into)
+    let serving = async {
+        match config.invoke_mode {
+            InvokeMode::Buffered => {
+                serve::serve(|event: &str, context: &lambda_runtime::Context| {
+                    invoke::handle(&app, &config, event, &InvocationContext::from(context)).map_err(Into::into)
+                })
+                .await
+            }
+            InvokeMode::ResponseStream => {
+                serve::serve_streaming(
+                    |event: &str, context: &lambda_runtime::Context, out: &mut dyn FnMut(&[u8]) -> bool| {
+                        invoke::handle_streaming(&app, &config, event, &InvocationContext::from(context), out)
+                            .map_err(Into::into)
+                    },
+                )
+                .await
+            }
+        }
     };
     tokio::select! {
-        outcome = serve::serve(handler) => match outcome {
+        outcome = serving => match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 tracing::error!("the Runtime API connection failed: {err}");

@@ -134,19 +134,10 @@ pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_
             out.multi_value_headers = Some(group(&response.headers));
         }
         Source::HttpV2 | Source::FunctionUrl => {
-            // Each `cookies` entry becomes its own Set-Cookie line; 2.0 header maps are
-            // case-insensitive, so names are lowercased and repeats comma-joined.
-            let (cookies, others): (Vec<_>, Vec<_>) = response
-                .headers
-                .iter()
-                .partition(|(name, _)| name.eq_ignore_ascii_case("set-cookie"));
-            let lowered: Vec<(String, String)> = others
-                .into_iter()
-                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-                .collect();
-            out.headers = Some(join(&lowered));
+            let (headers, cookies) = headers_and_cookies(&response.headers);
+            out.headers = Some(headers);
             if !cookies.is_empty() {
-                out.cookies = Some(cookies.into_iter().map(|(_, v)| v.clone()).collect());
+                out.cookies = Some(cookies);
             }
         }
         Source::Alb { multi_value: false } | Source::LatticeV1 | Source::LatticeV2 => {
@@ -155,6 +146,51 @@ pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_
         }
     }
     out
+}
+
+/// Payload 2.0's split: each `cookies` entry becomes its own Set-Cookie line; 2.0 header maps
+/// are case-insensitive, so other names are lowercased and repeats comma-joined.
+fn headers_and_cookies(headers: &[(String, String)]) -> (Entries<String>, Vec<String>) {
+    let (cookies, others): (Vec<_>, Vec<_>) = headers
+        .iter()
+        .partition(|(name, _)| name.eq_ignore_ascii_case("set-cookie"));
+    let lowered: Vec<(String, String)> = others
+        .into_iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .collect();
+    (join(&lowered), cookies.into_iter().map(|(_, v)| v.clone()).collect())
+}
+
+/// Separates a streamed response's prelude from its body.
+pub const STREAM_SEPARATOR: [u8; 8] = [0; 8];
+
+/// The start of a streamed response (Lambda's HTTP integration stream, for Function URLs with
+/// RESPONSE_STREAM and REST API streaming): the JSON prelude with the status, the headers and
+/// the cookies, then the separator. The body follows as raw bytes: no base64 in this format.
+pub fn stream_prelude(status: u16, headers: &[(String, String)]) -> Vec<u8> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Prelude {
+        status_code: u16,
+        headers: Entries<String>,
+        cookies: Vec<String>,
+    }
+    let (mut headers, cookies) = headers_and_cookies(headers);
+    // Without one, the Function URL sends application/json; lambda_runtime does the same.
+    if !headers.0.iter().any(|(name, _)| name == "content-type") {
+        headers
+            .0
+            .push(("content-type".to_owned(), "application/octet-stream".to_owned()));
+    }
+    let prelude = Prelude {
+        status_code: status,
+        headers,
+        cookies,
+    };
+    let mut bytes =
+        serde_json::to_vec(&prelude).unwrap_or_else(|_| format!("{{\"statusCode\":{status}}}").into_bytes());
+    bytes.extend_from_slice(&STREAM_SEPARATOR);
+    bytes
 }
 
 fn status_description(response: &AppResponse) -> String {
@@ -279,6 +315,30 @@ mod tests {
                 .collect(),
             body: body.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_stream_prelude_carries_status_headers_and_cookies_then_eight_nuls() {
+        let headers = [
+            ("Content-Type", "text/event-stream"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("X-Tag", "one"),
+            ("x-tag", "two"),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        let bytes = stream_prelude(200, &headers);
+        let (json, separator) = bytes.split_at(bytes.len() - 8);
+        assert_eq!(separator, STREAM_SEPARATOR);
+        let prelude: serde_json::Value = serde_json::from_slice(json).expect("JSON");
+        assert_eq!(
+            prelude,
+            json!({"statusCode": 200, "headers": {"content-type": "text/event-stream", "x-tag": "one, two"},
+                   "cookies": ["a=1", "b=2"]})
+        );
+        let bare = stream_prelude(204, &[]);
+        let prelude: serde_json::Value = serde_json::from_slice(&bare[..bare.len() - 8]).expect("JSON");
+        assert_eq!(prelude["headers"]["content-type"], "application/octet-stream");
     }
 
     fn rendered(source: Source, response: &AppResponse, is_head: bool) -> serde_json::Value {

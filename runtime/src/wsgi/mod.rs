@@ -65,8 +65,24 @@ impl WsgiApp {
         })
     }
 
-    /// Calls the application once. `event` is the raw event JSON, exposed lazily as `lambda.event`.
+    /// Calls the application once and buffers its response. `event` is the raw event JSON,
+    /// exposed lazily as `lambda.event`.
     pub fn call(&self, environ: Environ, event: &str, context: &InvocationContext) -> Result<AppResponse, AppError> {
+        let mut buffer = Buffered::default();
+        self.stream(environ, event, context, &mut buffer)?;
+        buffer.into_response()
+    }
+
+    /// Calls the application once, handing `sink` the status and headers before the first body
+    /// byte and then each chunk as the app yields it. An error after `head` means the response
+    /// broke off midway.
+    pub fn stream(
+        &self,
+        environ: Environ,
+        event: &str,
+        context: &InvocationContext,
+        sink: &mut dyn BodySink,
+    ) -> Result<(), AppError> {
         Python::attach(|py| {
             let support = self.support.bind(py);
             let raised = |err: PyErr| raised(py, support, &err);
@@ -78,12 +94,17 @@ impl WsgiApp {
             let start_response = Bound::new(py, StartResponse::default()).map_err(raised)?;
             let guarded = self.deadline.as_ref().map_or(0, |guard| guard.arm(context.deadline_ms));
             let result = self.app.bind(py).call1((environ, &start_response));
+            let mut body = Body {
+                start_response: &start_response,
+                sink,
+                head_sent: false,
+            };
             let outcome = match result {
                 Ok(iterable) => {
-                    let body = collect_body(&iterable, &start_response).map_err(|e| e.into_app_error(py, support));
+                    let iterated = body.read(&iterable).map_err(|e| e.into_app_error(py, support));
                     // PEP 3333: close() is called whatever happened while iterating.
                     let closed = close(&iterable).map_err(raised);
-                    body.and_then(|body| closed.map(|()| body))
+                    iterated.and(closed)
                 }
                 Err(err) => Err(raised(err)),
             };
@@ -98,30 +119,13 @@ impl WsgiApp {
                     });
                 }
             }
-            let mut state = start_response.borrow_mut();
             // A protocol violation explains any exception it caused, so it is reported first.
-            if let Some(violation) = state.violation.take() {
+            if let Some(violation) = start_response.borrow_mut().violation.take() {
                 return Err(AppError::Protocol(violation));
             }
-            let body = outcome?;
-            let Some((status, reason)) = state.status.take() else {
-                return Err(AppError::Protocol(
-                    "the application returned without calling start_response".into(),
-                ));
-            };
-            // write() output comes first; usually there is none and the iterable's bytes are reused.
-            let mut full_body = std::mem::take(&mut state.written);
-            if full_body.is_empty() {
-                full_body = body;
-            } else {
-                full_body.extend_from_slice(&body);
-            }
-            Ok(AppResponse {
-                status,
-                reason,
-                headers: std::mem::take(&mut state.headers),
-                body: full_body,
-            })
+            outcome?;
+            // An empty body: the head goes out now, with whatever write() produced.
+            body.send_head().map_err(|e| e.into_app_error(py, support))
         })
     }
 
@@ -195,59 +199,132 @@ impl From<PyErr> for BodyError {
     }
 }
 
-/// Reads the whole iterable. Lists and tuples of bytes (the common case) skip the iterator
-/// protocol, and a `wsgi.file_wrapper` is read in one call.
-fn collect_body(iterable: &Bound<'_, PyAny>, start_response: &Bound<'_, StartResponse>) -> Result<Vec<u8>, BodyError> {
-    let mut body = Vec::new();
-    if let Ok(wrapper) = iterable.cast::<FileWrapper>() {
-        let chunk = wrapper.get().filelike.bind(iterable.py()).call_method0("read")?;
-        push_chunk(&mut body, &chunk, start_response)?;
-    } else if let Ok(list) = iterable.cast::<PyList>() {
-        for chunk in list.iter() {
-            push_chunk(&mut body, &chunk, start_response)?;
-        }
-    } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
-        for chunk in tuple.iter() {
-            push_chunk(&mut body, &chunk, start_response)?;
-        }
-    } else {
-        let iterator = iterable.try_iter().map_err(|_| {
-            let type_name = interpreter::type_name(iterable);
-            BodyError::Protocol(format!(
-                "the application returned {type_name}, not an iterable of bytes"
-            ))
-        })?;
-        for chunk in iterator {
-            push_chunk(&mut body, &chunk?, start_response)?;
-        }
-    }
-    Ok(body)
+/// Where a response goes: buffered whole ([`WsgiApp::call`]) or streamed as produced.
+pub trait BodySink {
+    /// The status line and headers, once, before any body byte.
+    fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]);
+    /// A body chunk; false when nobody is reading any more (the app is then closed early).
+    fn data(&mut self, chunk: &[u8]) -> bool;
 }
 
-fn push_chunk(
-    body: &mut Vec<u8>,
-    chunk: &Bound<'_, PyAny>,
-    start_response: &Bound<'_, StartResponse>,
-) -> Result<(), BodyError> {
-    let Ok(bytes) = chunk.cast::<PyBytes>() else {
-        let type_name = interpreter::type_name(chunk);
-        return Err(BodyError::Protocol(format!(
-            "the application yielded {type_name}; body chunks must be bytes"
-        )));
-    };
-    let bytes = bytes.as_bytes();
-    if bytes.is_empty() {
-        return Ok(());
+/// The sink behind [`WsgiApp::call`].
+#[derive(Default)]
+struct Buffered {
+    /// Status, reason and headers.
+    head: Option<(u16, String, Headers)>,
+    body: Vec<u8>,
+}
+
+type Headers = Vec<(String, String)>;
+
+impl BodySink for Buffered {
+    fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
+        self.head = Some((status, reason.to_owned(), headers.to_vec()));
     }
-    let mut state = start_response.borrow_mut();
-    if state.status.is_none() {
-        return Err(BodyError::Protocol(
-            "the application yielded body data before calling start_response".into(),
-        ));
+    fn data(&mut self, chunk: &[u8]) -> bool {
+        self.body.extend_from_slice(chunk);
+        true
     }
-    state.body_started = true;
-    body.extend_from_slice(bytes);
-    Ok(())
+}
+
+impl Buffered {
+    fn into_response(self) -> Result<AppResponse, AppError> {
+        let (status, reason, headers) = self
+            .head
+            .ok_or_else(|| AppError::Protocol("the application returned without calling start_response".into()))?;
+        Ok(AppResponse {
+            status,
+            reason,
+            headers,
+            body: self.body,
+        })
+    }
+}
+
+/// The response body on its way from the app's iterable to a sink.
+struct Body<'a, 'py> {
+    start_response: &'a Bound<'py, StartResponse>,
+    sink: &'a mut dyn BodySink,
+    head_sent: bool,
+}
+
+impl Body<'_, '_> {
+    /// Reads the whole iterable. Lists and tuples of bytes (the common case) skip the iterator
+    /// protocol, and a `wsgi.file_wrapper` is read in one call.
+    fn read(&mut self, iterable: &Bound<'_, PyAny>) -> Result<(), BodyError> {
+        if let Ok(wrapper) = iterable.cast::<FileWrapper>() {
+            let chunk = wrapper.get().filelike.bind(iterable.py()).call_method0("read")?;
+            self.push(&chunk)?;
+        } else if let Ok(list) = iterable.cast::<PyList>() {
+            for chunk in list.iter() {
+                if !self.push(&chunk)? {
+                    break;
+                }
+            }
+        } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
+            for chunk in tuple.iter() {
+                if !self.push(&chunk)? {
+                    break;
+                }
+            }
+        } else {
+            let iterator = iterable.try_iter().map_err(|_| {
+                let type_name = interpreter::type_name(iterable);
+                BodyError::Protocol(format!(
+                    "the application returned {type_name}, not an iterable of bytes"
+                ))
+            })?;
+            for chunk in iterator {
+                if !self.push(&chunk?)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One chunk from the app; false when the sink wants no more.
+    fn push(&mut self, chunk: &Bound<'_, PyAny>) -> Result<bool, BodyError> {
+        let Ok(bytes) = chunk.cast::<PyBytes>() else {
+            let type_name = interpreter::type_name(chunk);
+            return Err(BodyError::Protocol(format!(
+                "the application yielded {type_name}; body chunks must be bytes"
+            )));
+        };
+        let bytes = bytes.as_bytes();
+        if bytes.is_empty() {
+            return Ok(true);
+        }
+        if self.start_response.borrow().status.is_none() {
+            return Err(BodyError::Protocol(
+                "the application yielded body data before calling start_response".into(),
+            ));
+        }
+        self.start_response.borrow_mut().body_started = true;
+        self.send_head()?;
+        Ok(self.sink.data(bytes))
+    }
+
+    /// Sends the status and headers (and any write() output) unless they went already.
+    fn send_head(&mut self) -> Result<(), BodyError> {
+        if self.head_sent {
+            return Ok(());
+        }
+        let mut state = self.start_response.borrow_mut();
+        let Some((status, reason)) = state.status.clone() else {
+            return Err(BodyError::Protocol(
+                "the application returned without calling start_response".into(),
+            ));
+        };
+        self.sink.head(status, &reason, &state.headers);
+        self.head_sent = true;
+        let written = std::mem::take(&mut state.written);
+        drop(state);
+        if !written.is_empty() {
+            self.sink.data(&written);
+        }
+        Ok(())
+    }
 }
 
 /// Calls `close()` when the object has one.

@@ -1,0 +1,87 @@
+"""Response streaming (WSGI_INVOKE_MODE=response_stream) through the emulator's front door, which
+passes a streamed response on to the client as it arrives, as a RESPONSE_STREAM function URL does."""
+
+import hashlib
+import http.client
+
+import pytest
+
+STREAM = {"WSGI_INVOKE_MODE": "response_stream"}
+
+
+@pytest.fixture(scope="module")
+def streamed(start_emulator):
+    return start_emulator("streaming:app", event_format="function-url", env=STREAM)
+
+
+@pytest.fixture(scope="module")
+def buffered(start_emulator):
+    return start_emulator("streaming:app", event_format="function-url")
+
+
+def open_stream(emulator, path):
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.front_port, timeout=30)
+    connection.request("GET", path)
+    return connection, connection.getresponse()
+
+
+def test_the_first_chunk_reaches_the_client_before_the_second_is_produced(streamed, tmp_path):
+    gate = tmp_path / "gate"
+    connection, response = open_stream(streamed, f"/chunks?gate={gate}")
+    try:
+        assert response.status == 200
+        # The app produces "second" only once the gate exists, and the gate is opened only
+        # after "first" arrived: a buffered response would never get here (the read times out).
+        assert response.readline() == b"first\n"
+        assert not gate.exists()
+        gate.touch()
+        assert response.read() == b"second\n"
+    finally:
+        connection.close()
+
+
+def test_streamed_bytes_equal_buffered_ones(streamed, buffered):
+    for path in ("/sse", "/big?mb=2", "/missing"):
+        streamed_status, streamed_headers, streamed_body = streamed.request("GET", path)
+        buffered_status, buffered_headers, buffered_body = buffered.request("GET", path)
+        assert (streamed_status, streamed_body) == (buffered_status, buffered_body), path
+        cookies = lambda headers: [v for k, v in headers if k.lower() == "set-cookie"]  # noqa: E731
+        assert cookies(streamed_headers) == cookies(buffered_headers), path
+
+
+def test_server_sent_events_arrive_as_events(streamed):
+    connection, response = open_stream(streamed, "/sse")
+    try:
+        assert response.getheader("Content-Type") == "text/event-stream"
+        assert response.getheader("Cache-Control") == "no-cache"
+        events = response.read().decode().strip().split("\n\n")
+    finally:
+        connection.close()
+    assert events == [f"id: {n}\ndata: tick {n}" for n in range(3)]
+
+
+def test_a_body_past_lambdas_6_mb_buffered_limit_streams_whole(streamed, buffered):
+    status, _, body = streamed.request("GET", "/big?mb=7")
+    assert status == 200 and len(body) == 7 * 1024 * 1024
+    expected = hashlib.sha256(hashlib.sha256(b"lambda-wsgi").digest() * (1024 * 1024 // 32) * 7).hexdigest()
+    assert hashlib.sha256(body).hexdigest() == expected
+    # The same response buffered is over the limit: a 500, not a Lambda failure.
+    assert buffered.request("GET", "/big?mb=7")[0] == 500
+
+
+def test_an_error_midway_breaks_the_stream_off_and_the_runtime_keeps_serving(streamed):
+    connection, response = open_stream(streamed, "/raise-midway")
+    try:
+        assert response.status == 200
+        assert response.readline() == b"first\n"
+        with pytest.raises(http.client.IncompleteRead):
+            response.read()
+    finally:
+        connection.close()
+    assert "RuntimeError: broke off midway" in streamed.logs()
+    assert streamed.request("GET", "/sse")[0] == 200
+
+
+def test_an_error_before_the_first_byte_is_a_500(streamed):
+    status, _, body = streamed.request("GET", "/raise-before")
+    assert status == 500 and body == b"Internal Server Error\n"

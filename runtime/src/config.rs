@@ -21,6 +21,16 @@ pub const WSGI_ERROR_MODE: &str = "WSGI_ERROR_MODE";
 /// `buffered` (default) or `response_stream`: the function's invoke mode (Function URL
 /// InvokeMode RESPONSE_STREAM, or a REST API streaming integration).
 pub const WSGI_INVOKE_MODE: &str = "WSGI_INVOKE_MODE";
+/// `module:function` called as `handler(event, context)` for events that are not HTTP requests
+/// (SQS, S3, EventBridge, schedules, direct invocations).
+pub const WSGI_EVENT_HANDLER: &str = "WSGI_EVENT_HANDLER";
+/// `true` lets a direct invocation `{"manage": [...]}` run a Django management command or a
+/// Flask CLI command. Off by default.
+pub const WSGI_MANAGE_COMMANDS: &str = "WSGI_MANAGE_COMMANDS";
+/// Set by Lambda's logging configuration: `Text` (default) or `JSON`.
+pub const AWS_LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+/// Set by Lambda's logging configuration: the lowest level the app's `logging` records keep.
+pub const AWS_LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// The largest buffered response JSON to hand to Lambda, in bytes (default: Lambda's 6 MB).
 pub const WSGI_MAX_RESPONSE_BYTES: &str = "WSGI_MAX_RESPONSE_BYTES";
 /// How long before the invocation deadline a still-running app is interrupted (ms; 0 = never).
@@ -73,6 +83,23 @@ pub struct Config {
     pub task_root: PathBuf,
     /// Virtual environment root, if one is active.
     pub virtual_env: Option<PathBuf>,
+    /// The handler for events that are not HTTP requests, as (module, attribute).
+    pub event_handler: Option<(String, String)>,
+    /// Whether `{"manage": [...]}` direct invocations may run commands.
+    pub manage_commands: bool,
+    /// How the app's `logging` records are written, as the managed Python runtime writes them.
+    pub log_format: LogFormat,
+    /// `AWS_LAMBDA_LOG_LEVEL`, upper-cased (`TRACE` is `DEBUG` in Python).
+    pub log_level: Option<String>,
+}
+
+/// Lambda's log format setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `[LEVEL]\ttimestamp\trequestId\tmessage` lines.
+    Text,
+    /// One JSON object per record.
+    Json,
 }
 
 impl Config {
@@ -99,6 +126,19 @@ impl Config {
             deadline_margin: parse_deadline_margin(non_empty(WSGI_DEADLINE_MARGIN_MS).as_deref())?,
             task_root: non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from),
             virtual_env: non_empty(VIRTUAL_ENV).map(PathBuf::from),
+            event_handler: non_empty(WSGI_EVENT_HANDLER)
+                .map(|spec| parse_app_spec(WSGI_EVENT_HANDLER, &spec, false))
+                .transpose()?,
+            manage_commands: parse_flag(WSGI_MANAGE_COMMANDS, non_empty(WSGI_MANAGE_COMMANDS).as_deref())?,
+            log_format: match non_empty(AWS_LAMBDA_LOG_FORMAT) {
+                Some(format) if format.eq_ignore_ascii_case("json") => LogFormat::Json,
+                _ => LogFormat::Text,
+            },
+            log_level: non_empty(AWS_LAMBDA_LOG_LEVEL).map(|level| match level.to_ascii_uppercase().as_str() {
+                "TRACE" => "DEBUG".to_owned(),
+                "FATAL" => "CRITICAL".to_owned(),
+                other => other.to_owned(),
+            }),
         })
     }
 
@@ -190,6 +230,17 @@ fn parse_deadline_margin(value: Option<&str>) -> Result<Duration, InitError> {
         Ok(ms) if ms <= 900_000 => Ok(Duration::from_millis(ms)),
         _ => Err(InitError::Config(format!(
             "{WSGI_DEADLINE_MARGIN_MS}={value} must be milliseconds from 0 (no guard) to 900000"
+        ))),
+    }
+}
+
+fn parse_flag(name: &str, value: Option<&str>) -> Result<bool, InitError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(_) => Err(InitError::Config(format!(
+            "{name}={} is not true or false",
+            value.unwrap_or_default()
         ))),
     }
 }
@@ -343,6 +394,31 @@ mod tests {
         assert_eq!(c.text_mime_types, ["application/x-ndjson", "font/*"]);
         let err = config(&[(WSGI_APP, "a:b"), (WSGI_TEXT_MIME_TYPES, "json")]).expect_err("bad");
         assert!(err.to_string().contains("entry 'json'"), "{err}");
+    }
+
+    #[test]
+    fn direct_invocation_settings_are_off_unless_set() {
+        let c = config(&[(WSGI_APP, "a:b")]).expect("valid");
+        assert_eq!(
+            (c.event_handler, c.manage_commands, c.log_format),
+            (None, false, LogFormat::Text)
+        );
+        let c = config(&[
+            (WSGI_APP, "a:b"),
+            (WSGI_EVENT_HANDLER, "jobs.handlers:on_event"),
+            (WSGI_MANAGE_COMMANDS, "true"),
+            (AWS_LAMBDA_LOG_FORMAT, "JSON"),
+            (AWS_LAMBDA_LOG_LEVEL, "trace"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            c.event_handler,
+            Some(("jobs.handlers".to_owned(), "on_event".to_owned()))
+        );
+        assert!(c.manage_commands);
+        assert_eq!((c.log_format, c.log_level.as_deref()), (LogFormat::Json, Some("DEBUG")));
+        assert!(config(&[(WSGI_APP, "a:b"), (WSGI_EVENT_HANDLER, "no-colon")]).is_err());
+        assert!(config(&[(WSGI_APP, "a:b"), (WSGI_MANAGE_COMMANDS, "maybe")]).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::error::InitError;
 use crate::wsgi::WsgiApp;
 
@@ -21,8 +21,20 @@ pub fn start(config: &Config) -> Result<WsgiApp, InitError> {
     Python::attach(|py| {
         let support = load_support(py).map_err(|err| interpreter_error(py, &err))?;
         setup_sys_path(py, &support, config).map_err(|err| interpreter_error(py, &err))?;
-        let app = import_app(py, &support, config)?;
-        WsgiApp::new(py, app, &support, config.deadline_margin).map_err(|err| interpreter_error(py, &err))
+        let log_format = match config.log_format {
+            LogFormat::Json => "json",
+            LogFormat::Text => "text",
+        };
+        support
+            .call_method1("setup_logging", (log_format, config.log_level.as_deref()))
+            .map_err(|err| interpreter_error(py, &err))?;
+        let app = import_callable(py, &support, &config.app_module, &config.app_attr, "WSGI application")?;
+        let event_handler = match &config.event_handler {
+            Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
+            None => None,
+        };
+        WsgiApp::new(py, app, event_handler, &support, config.deadline_margin)
+            .map_err(|err| interpreter_error(py, &err))
     })
 }
 
@@ -65,35 +77,45 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn import_app<'py>(
+/// Imports `module` and follows `attr` (dotted) to a callable: the WSGI app, or the
+/// WSGI_EVENT_HANDLER (`role` names which, in messages).
+fn import_callable<'py>(
     py: Python<'py>,
     support: &Bound<'py, PyModule>,
-    config: &Config,
+    module_name: &str,
+    attr: &str,
+    role: &str,
 ) -> Result<Bound<'py, PyAny>, InitError> {
-    let module = py.import(config.app_module.as_str()).map_err(|err| InitError::Import {
-        module: config.app_module.clone(),
+    let is_app = role == "WSGI application";
+    let (label, expected) = if is_app {
+        (
+            "Handler",
+            "a WSGI application (a callable taking environ and start_response)",
+        )
+    } else {
+        (role, "a function taking (event, context)")
+    };
+    let spec = format!("{module_name}:{attr}");
+    let module = py.import(module_name).map_err(|err| InitError::Import {
+        module: module_name.to_owned(),
         message: describe(py, &err),
         traceback: traceback(support, &err),
     })?;
-    let mut app = module.into_any();
-    for attr in config.app_attr.split('.') {
-        app = app.getattr(attr).map_err(|_| {
+    let mut found = module.into_any();
+    for part in attr.split('.') {
+        found = found.getattr(part).map_err(|_| {
             InitError::HandlerNotFound(format!(
-                "Handler '{}' missing: module '{}' has no attribute '{}'",
-                config.app_spec(),
-                config.app_module,
-                config.app_attr
+                "{label} '{spec}' missing: module '{module_name}' has no attribute '{attr}'"
             ))
         })?;
     }
-    if !app.is_callable() {
-        let type_name = type_name(&app);
+    if !found.is_callable() {
+        let type_name = type_name(&found);
         return Err(InitError::HandlerNotFound(format!(
-            "Handler '{}' is a {type_name}, not a WSGI application (a callable taking environ and start_response)",
-            config.app_spec()
+            "{label} '{spec}' is a {type_name}, not {expected}"
         )));
     }
-    Ok(app)
+    Ok(found)
 }
 
 fn interpreter_error(py: Python<'_>, err: &PyErr) -> InitError {

@@ -2,9 +2,12 @@
 //! failure to its outcome (a response the client sees, or a Lambda invocation error).
 
 use lambda_runtime::Diagnostic;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
-use crate::config::{Config, ErrorMode};
+use crate::config::{Config, ErrorMode, WSGI_MANAGE_COMMANDS};
 use crate::error::{AppError, EventError};
+use crate::event::direct::Direct;
 use crate::response::{AppResponse, EventResponse};
 use crate::wsgi::{BodySink, WsgiApp};
 use crate::{environ, event, response};
@@ -55,9 +58,15 @@ pub enum InvokeError {
     /// The event is not an HTTP request this runtime understands.
     #[error(transparent)]
     Event(#[from] EventError),
-    /// The app raised and `WSGI_ERROR_MODE=raise`.
+    /// The app raised and `WSGI_ERROR_MODE=raise`, or the event handler raised.
     #[error(transparent)]
     App(AppError),
+    /// A `{"manage": [...]}` invocation without WSGI_MANAGE_COMMANDS=true.
+    #[error("management commands are disabled: set {WSGI_MANAGE_COMMANDS}=true to run them by direct invocation")]
+    ManageDisabled,
+    /// The event handler's answer is not JSON (it cannot be, json.dumps made it).
+    #[error("the event handler's result is not JSON: {0}")]
+    NotJson(String),
 }
 
 impl From<InvokeError> for Diagnostic {
@@ -65,6 +74,8 @@ impl From<InvokeError> for Diagnostic {
         let error_type = match &err {
             InvokeError::Event(e) => e.error_type().to_owned(),
             InvokeError::App(e) => e.error_type(),
+            InvokeError::ManageDisabled => "Runtime.ManageCommandsDisabled".to_owned(),
+            InvokeError::NotJson(_) => "Runtime.MarshalError".to_owned(),
         };
         Diagnostic {
             error_type,
@@ -73,17 +84,44 @@ impl From<InvokeError> for Diagnostic {
     }
 }
 
+/// What goes back to Lambda: an HTTP response in the event source's shape, or the JSON a
+/// direct invocation (event handler, warm-up, management command) answered.
+#[derive(Debug)]
+pub enum Answer {
+    /// An HTTP request's response.
+    Http(EventResponse),
+    /// Anything else's result, as JSON text.
+    Json(Box<RawValue>),
+}
+
+impl Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Answer::Http(response) => response.serialize(serializer),
+            Answer::Json(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
 /// Runs one invocation through the pipeline: parse, environ, app, render.
-pub fn handle(
-    app: &WsgiApp,
-    config: &Config,
-    event: &str,
-    context: &InvocationContext,
-) -> Result<EventResponse, InvokeError> {
+pub fn handle(app: &WsgiApp, config: &Config, event: &str, context: &InvocationContext) -> Result<Answer, InvokeError> {
+    handle_http(app, config, event, context)
+        .or_else(|not_http| direct(app, config, event, context, not_http).map(Answer::Json))
+}
+
+/// The HTTP side of [`handle`]; an event that is not an HTTP request comes back as the error.
+fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &InvocationContext) -> Result<Answer, NotHttp> {
     let (source, request) = match parse(event, context) {
         Parsed::Request(source, request) => (source, request),
-        Parsed::BadBody(source) => return Ok(response::render(source, &bad_body(), false, &config.text_mime_types)),
-        Parsed::Unsupported(err) => return Err(err.into()),
+        Parsed::BadBody(source) => {
+            return Ok(Answer::Http(response::render(
+                source,
+                &bad_body(),
+                false,
+                &config.text_mime_types,
+            )));
+        }
+        Parsed::Unsupported(err) => return Err(NotHttp::Event(err)),
     };
     let is_head = request.method.eq_ignore_ascii_case("HEAD");
     let method_and_path = || format!("{} {}", request.method, request.path_for_logs());
@@ -92,7 +130,7 @@ pub fn handle(
         Ok(answer) => answer,
         Err(err) => {
             log_app_error(&err, context, &method_and_path());
-            error_answer(err, config)?
+            error_answer(err, config).map_err(NotHttp::Failed)?
         }
     };
     let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
@@ -112,9 +150,73 @@ pub fn handle(
             "Internal Server Error",
             "Internal Server Error: the response is too large\n",
         );
-        return Ok(response::render(source, &answer, is_head, &config.text_mime_types));
+        return Ok(Answer::Http(response::render(
+            source,
+            &answer,
+            is_head,
+            &config.text_mime_types,
+        )));
     }
-    Ok(rendered)
+    Ok(Answer::Http(rendered))
+}
+
+/// Why [`handle_http`] did not answer.
+enum NotHttp {
+    /// Not an HTTP request: a direct invocation, perhaps.
+    Event(EventError),
+    /// An HTTP request whose failure is an invocation error (WSGI_ERROR_MODE=raise).
+    Failed(InvokeError),
+}
+
+/// A non-HTTP event: a warm-up ping (answered at once), a management command (if enabled), or
+/// the WSGI_EVENT_HANDLER's business. Without a handler it is the UnsupportedEvent it was.
+fn direct(
+    app: &WsgiApp,
+    config: &Config,
+    event: &str,
+    context: &InvocationContext,
+    not_http: NotHttp,
+) -> Result<Box<RawValue>, InvokeError> {
+    let not_http = match not_http {
+        NotHttp::Failed(err) => return Err(err),
+        NotHttp::Event(err) => err,
+    };
+    let json = match event::direct::recognise(event) {
+        Some(Direct::Warmup) => {
+            tracing::debug!(request_id = %context.request_id, "warm-up ping answered without the app");
+            r#"{"warmed":true}"#.to_owned()
+        }
+        Some(Direct::Manage(args)) if config.manage_commands => {
+            tracing::info!(request_id = %context.request_id, "running management command {args:?}");
+            app.manage(&args, context).map_err(InvokeError::App)?
+        }
+        Some(Direct::Manage(args)) => {
+            tracing::error!(request_id = %context.request_id, "refused management command {args:?}: {}", InvokeError::ManageDisabled);
+            return Err(InvokeError::ManageDisabled);
+        }
+        None => match app.handle_event(event, context) {
+            Some(result) => result.map_err(|err| {
+                log_handler_error(&err, context);
+                InvokeError::App(err)
+            })?,
+            None => {
+                tracing::error!(request_id = %context.request_id, error_type = not_http.error_type(), "{not_http}");
+                return Err(not_http.into());
+            }
+        },
+    };
+    RawValue::from_string(json).map_err(|err| InvokeError::NotJson(err.to_string()))
+}
+
+fn log_handler_error(err: &AppError, context: &InvocationContext) {
+    match err {
+        AppError::Raised { traceback, .. } => tracing::error!(
+            request_id = %context.request_id,
+            "the event handler raised {err}\n{}",
+            traceback.join("\n")
+        ),
+        other => tracing::error!(request_id = %context.request_id, "the event handler failed: {other}"),
+    }
 }
 
 /// The streamed form of [`handle`] (WSGI_INVOKE_MODE=response_stream): `out` receives the
@@ -134,7 +236,12 @@ pub fn handle_streaming(
             send_whole(out, &bad_body());
             return Ok(());
         }
-        Parsed::Unsupported(err) => return Err(err.into()),
+        // A direct invocation's JSON is the whole stream (no prelude: it is not HTTP).
+        Parsed::Unsupported(err) => {
+            let json = direct(app, config, event, context, NotHttp::Event(err))?;
+            out(json.get().as_bytes());
+            return Ok(());
+        }
     };
     let mut sink = StreamSink {
         out,
@@ -194,10 +301,8 @@ fn parse(event: &str, context: &InvocationContext) -> Parsed {
             tracing::warn!(request_id = %context.request_id, "400: request body is not valid base64: {reason}");
             Parsed::BadBody(source)
         }
-        Err(err) => {
-            tracing::error!(request_id = %context.request_id, error_type = err.error_type(), "{err}");
-            Parsed::Unsupported(err)
-        }
+        // Logged by `direct` if nothing else takes it.
+        Err(err) => Parsed::Unsupported(err),
     }
 }
 

@@ -5,6 +5,7 @@ parsed event mapping, and traceback formatting. Everything per request is driven
 """
 
 import json
+import logging
 import os
 import signal
 import site
@@ -21,12 +22,121 @@ DEADLINE_SIGNAL = signal.SIGUSR2
 _TRACE_ID_KEY = os.environ.encodekey("_X_AMZN_TRACE_ID")
 
 
-def set_trace_id(value):
-    """os.environ["_X_AMZN_TRACE_ID"] = value, for X-Ray SDKs, without C setenv(): glibc never
-    frees a replaced value, so a new trace id per invocation leaked about 140 bytes each time
-    (11 MB over 80,000 invocations in the soak). Python code (os.environ, os.getenv) sees it;
-    a subprocess the app starts does not inherit it."""
-    os.environ._data[_TRACE_ID_KEY] = os.environ.encodevalue(value)
+_request_id = ""
+
+
+def begin_invocation(request_id, trace_id):
+    """Per invocation: the request id for log records, and os.environ["_X_AMZN_TRACE_ID"] for
+    X-Ray SDKs, set without C setenv(): glibc never frees a replaced value, so a new trace id
+    per invocation leaked about 140 bytes each time (11 MB over 80,000 invocations in the soak).
+    Python code (os.environ, os.getenv) sees it; a subprocess the app starts does not inherit it."""
+    global _request_id
+    _request_id = request_id
+    if trace_id is not None:
+        os.environ._data[_TRACE_ID_KEY] = os.environ.encodevalue(trace_id)
+
+
+class _RequestId(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _request_id
+        return True
+
+
+# LogRecord attributes that are not extra fields of the JSON line.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"aws_request_id", "message"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record, with the managed Python runtime's fields: timestamp, level,
+    message (a dict logged with no arguments stays an object), logger, requestId, and for
+    exceptions errorType, errorMessage, stackTrace and location; `extra` fields are kept."""
+
+    def __init__(self):
+        super().__init__(datefmt="%Y-%m-%dT%H:%M:%SZ")
+
+    def format(self, record):
+        level = min(50, max(0, record.levelno)) // 10 * 10
+        exc_info = record.exc_info
+        line = {
+            "timestamp": self.formatTime(record, self.datefmt),
+            "level": logging.getLevelName(level),
+            "message": record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", None) or None,
+        }
+        if exc_info and exc_info[0] is not None:
+            line["errorType"] = exc_info[0].__name__
+            line["errorMessage"] = str(exc_info[1])
+            line["stackTrace"] = traceback.format_tb(exc_info[2])
+            line["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in line:
+                line[key] = value
+        return json.dumps({k: v for k, v in line.items() if v is not None}, ensure_ascii=False, default=str)
+
+
+def setup_logging(log_format, log_level):
+    """The root logger as the managed Python runtime sets it up: records go to stdout as JSON
+    lines (AWS_LAMBDA_LOG_FORMAT=JSON) or as `[LEVEL]\ttimestamp\trequestId\tmessage` lines,
+    at AWS_LAMBDA_LOG_LEVEL if set. Done before the app is imported, so an app that calls
+    logging.basicConfig() keeps these (as on the managed runtime)."""
+    import time
+    logging.Formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(_RequestId())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if isinstance(logging.getLevelName(log_level or ""), int):
+        root.setLevel(log_level)
+
+
+def call_event_handler(handler, raw_event, context):
+    """WSGI_EVENT_HANDLER: called as the managed runtime calls a handler, with the parsed event
+    and the context object; its return value goes back to Lambda as JSON."""
+    return json.dumps(handler(json.loads(raw_event), context))
+
+
+def run_manage(app, args):
+    """A Django management command or a Flask CLI command, by the app's framework; returns
+    {"exitCode", "output"} with stdout and stderr together, as a terminal would show them."""
+    import contextlib
+    import io
+    output = io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            _manage(app, list(args))
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            if isinstance(stop.code, str):
+                print(stop.code)
+        except Exception as error:  # a failed command is an answer, not a crash
+            click = sys.modules.get("click")
+            if click is not None and isinstance(error, click.ClickException):
+                error.show()
+                code = error.exit_code
+            else:
+                traceback.print_exc()
+                code = 1
+    return json.dumps({"exitCode": code, "output": output.getvalue()})
+
+
+def _manage(app, args):
+    flask = sys.modules.get("flask")
+    if flask is not None and isinstance(app, flask.Flask):
+        from flask.cli import FlaskGroup
+        FlaskGroup(create_app=lambda: app).main(args=args, prog_name="flask", standalone_mode=False)
+        return
+    if "django" in sys.modules:
+        from django.core.management import ManagementUtility
+        ManagementUtility(["manage.py", *args]).execute()
+        return
+    raise RuntimeError(f"{type(app).__name__} is neither a Flask nor a Django application: no commands to run")
 
 
 def setup_sys_path(front, site_dirs):

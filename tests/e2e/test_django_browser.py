@@ -18,6 +18,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -59,16 +60,18 @@ def url(emulator, path):
 
 
 def stylesheet_status(driver, path):
-    """(response status, CSS rule count) of the page's stylesheet whose URL ends with `path`."""
-    return driver.execute_script(
-        """
+    """(response status, CSS rule count) of the page's stylesheet whose URL ends with `path`,
+    once the browser has loaded it (the resource entry can lag the page's load event)."""
+    script = """
         const path = arguments[0];
         const sheet = [...document.styleSheets].find(s => s.href && new URL(s.href).pathname === path);
         const entry = performance.getEntriesByType("resource").find(e => new URL(e.name).pathname === path);
-        return [entry ? entry.responseStatus : null, sheet ? sheet.cssRules.length : null];
-        """,
-        path,
-    )
+        return entry && sheet ? [entry.responseStatus, sheet.cssRules.length] : null;
+    """
+    try:
+        return WebDriverWait(driver, WAIT).until(lambda d: d.execute_script(script, path))
+    except TimeoutException:
+        return [None, None]
 
 
 def test_admin_login_with_its_css(django_app, fresh_browser):

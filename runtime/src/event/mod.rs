@@ -7,6 +7,7 @@
 mod alb;
 mod api_gateway_v1;
 mod de;
+pub mod direct;
 mod http_v2;
 mod lattice;
 

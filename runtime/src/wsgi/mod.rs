@@ -6,6 +6,7 @@
 
 mod context;
 mod deadline;
+mod direct;
 mod file_wrapper;
 mod start_response;
 
@@ -31,7 +32,9 @@ pub struct WsgiApp {
     base_environ: Py<PyDict>,
     bytes_io: Py<PyAny>,
     lambda_event: Py<PyAny>,
-    set_trace_id: Py<PyAny>,
+    begin_invocation: Py<PyAny>,
+    /// WSGI_EVENT_HANDLER, imported.
+    event_handler: Option<Py<PyAny>>,
     support: Py<PyModule>,
     deadline: Option<DeadlineGuard>,
 }
@@ -41,6 +44,7 @@ impl WsgiApp {
     pub(crate) fn new(
         py: Python<'_>,
         app: Bound<'_, PyAny>,
+        event_handler: Option<Bound<'_, PyAny>>,
         support: &Bound<'_, PyModule>,
         deadline_margin: std::time::Duration,
     ) -> PyResult<Self> {
@@ -59,7 +63,8 @@ impl WsgiApp {
             base_environ: base.unbind(),
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
             lambda_event: support.getattr("LambdaEvent")?.unbind(),
-            set_trace_id: support.getattr("set_trace_id")?.unbind(),
+            begin_invocation: support.getattr("begin_invocation")?.unbind(),
+            event_handler: event_handler.map(Bound::unbind),
             support: support.clone().unbind(),
             deadline: DeadlineGuard::start(support, deadline_margin)?,
         })
@@ -86,10 +91,7 @@ impl WsgiApp {
         Python::attach(|py| {
             let support = self.support.bind(py);
             let raised = |err: PyErr| raised(py, support, &err);
-            if let Some(trace_id) = &context.trace_id {
-                // X-Ray SDKs read it from os.environ; std::env::set_var would be invisible to Python.
-                self.set_trace_id.call1(py, (trace_id,)).map_err(raised)?;
-            }
+            self.begin(py, context).map_err(raised)?;
             let environ = self.to_dict(py, environ, event, context).map_err(raised)?;
             let start_response = Bound::new(py, StartResponse::default()).map_err(raised)?;
             let guarded = self.deadline.as_ref().map_or(0, |guard| guard.arm(context.deadline_ms));
@@ -127,6 +129,14 @@ impl WsgiApp {
             // An empty body: the head goes out now, with whatever write() produced.
             body.send_head().map_err(|e| e.into_app_error(py, support))
         })
+    }
+
+    /// The request id for log records, and the trace id in os.environ (X-Ray SDKs read it
+    /// there; std::env::set_var would be invisible to Python, and leaks).
+    fn begin(&self, py: Python<'_>, context: &InvocationContext) -> PyResult<()> {
+        self.begin_invocation
+            .call1(py, (&context.request_id, context.trace_id.as_deref()))
+            .map(drop)
     }
 
     /// Lambda's shutdown phase: the app's atexit handlers run and its output is flushed.

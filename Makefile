@@ -62,12 +62,13 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 	done
 
 test-python: $(VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real bootstrap via the emulator, once per Python version
-	$(CARGO) build -p lambda-wsgi-emulator
+	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== end to end, Python $$v"; \
 		$(MAKE) --no-print-directory bootstrap-$$v; \
 		LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$$v)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
 		LAMBDA_WSGI_PYTHON=$$($(MAKE) -s python-path V=$$v) \
+		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 			$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e; \
 	done
 
@@ -123,7 +124,12 @@ layer: $(VENV)/.layer-tools ## Build dist/lambda-wsgi-layer-x86_64.zip: bootstra
 		LAMBDA_WSGI_LAMBDA_ONLY_RPATH=1 RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined" \
 			$(VENV)/bin/cargo-zigbuild zigbuild --release -p lambda-wsgi --bin bootstrap --target $(LAYER_TARGET); \
 	done
-	$(VENV_PY) layer/package.py --out $(LAYER_ZIP) --max-glibc 2.34 $(foreach v,$(LAYER_PYTHONS),$(v)=$(call layer_bootstrap,$(v)))
+	@echo "== layer remote-config helper"
+	PATH=$(abspath $(VENV))/bin:$$PATH CARGO_TARGET_DIR=target/layer-helper \
+		$(VENV)/bin/cargo-zigbuild zigbuild --release -p lambda-wsgi-remote-config --target $(LAYER_TARGET)
+	$(VENV_PY) layer/package.py --out $(LAYER_ZIP) --max-glibc 2.34 \
+		--helper target/layer-helper/x86_64-unknown-linux-gnu/release/lambda-wsgi-remote-config \
+		$(foreach v,$(LAYER_PYTHONS),$(v)=$(call layer_bootstrap,$(v)))
 
 $(VENV)/.layer-tools: $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.1

@@ -4,11 +4,14 @@ The zip holds, at its root (the layer is unpacked to /opt):
   lambda-wsgi                      the exec wrapper (AWS_LAMBDA_EXEC_WRAPPER=/opt/lambda-wsgi)
   lambda-wsgi-bin/bootstrap-py3.X  one bootstrap per Python minor, linked against that
                                    Python's libpython (found in /var/lang/lib on Lambda)
+  lambda-wsgi-bin/lambda-wsgi-remote-config
+                                   remote configuration (SSM, Secrets Manager), run by a
+                                   bootstrap at init only when it is configured
 
 Every binary is checked with objdump: no symbol may need a glibc newer than Amazon Linux
 2023's (2.34), or the function would fail at init with "GLIBC_2.xx not found".
 
-Usage: package.py --out ZIP --max-glibc 2.34 VERSION=PATH [VERSION=PATH ...]
+Usage: package.py --out ZIP --max-glibc 2.34 [--helper PATH] VERSION=PATH [VERSION=PATH ...]
 """
 
 import argparse
@@ -39,6 +42,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--max-glibc", default="2.34")
+    parser.add_argument("--helper", help="the lambda-wsgi-remote-config binary")
     parser.add_argument("binaries", nargs="+", help="VERSION=PATH, e.g. 3.12=target/.../bootstrap")
     args = parser.parse_args()
     limit = tuple(int(part) for part in args.max_glibc.split("."))
@@ -48,10 +52,12 @@ def main():
     rows = [("lambda-wsgi", WRAPPER.stat().st_size, "-")]
     with zipfile.ZipFile(out, "w") as archive:
         add(archive, WRAPPER, "lambda-wsgi")
-        for spec in args.binaries:
-            version, _, path = spec.partition("=")
+        entries = [(f"lambda-wsgi-bin/bootstrap-py{version}", path)
+                   for version, _, path in (spec.partition("=") for spec in args.binaries)]
+        if args.helper:
+            entries.append(("lambda-wsgi-bin/lambda-wsgi-remote-config", args.helper))
+        for name, path in entries:
             highest = max(glibc_versions(path), default=(0,))
-            name = f"lambda-wsgi-bin/bootstrap-py{version}"
             rows.append((name, Path(path).stat().st_size, "GLIBC_" + ".".join(map(str, highest))))
             if highest > limit:
                 print(f"{name}: needs GLIBC_{'.'.join(map(str, highest))}, newer than {args.max_glibc}",

@@ -27,6 +27,12 @@ pub const WSGI_EVENT_HANDLER: &str = "WSGI_EVENT_HANDLER";
 /// `true` lets a direct invocation `{"manage": [...]}` run a Django management command or a
 /// Flask CLI command. Off by default.
 pub const WSGI_MANAGE_COMMANDS: &str = "WSGI_MANAGE_COMMANDS";
+/// An SSM Parameter Store path whose parameters become environment variables at init.
+pub const WSGI_CONFIG_SSM_PATH: &str = "WSGI_CONFIG_SSM_PATH";
+/// A Secrets Manager secret (a JSON object) whose keys become environment variables at init.
+pub const WSGI_CONFIG_SECRET_ID: &str = "WSGI_CONFIG_SECRET_ID";
+/// Where `lambda-wsgi-remote-config` is, if not beside `bootstrap`.
+pub const WSGI_REMOTE_CONFIG_HELPER: &str = "WSGI_REMOTE_CONFIG_HELPER";
 /// Set by Lambda's logging configuration: `Text` (default) or `JSON`.
 pub const AWS_LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 /// Set by Lambda's logging configuration: the lowest level the app's `logging` records keep.
@@ -91,6 +97,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `AWS_LAMBDA_LOG_LEVEL`, upper-cased (`TRACE` is `DEBUG` in Python).
     pub log_level: Option<String>,
+    /// Set when WSGI_CONFIG_SSM_PATH or WSGI_CONFIG_SECRET_ID is: the helper to run at init
+    /// (WSGI_REMOTE_CONFIG_HELPER, or None for the one beside `bootstrap`).
+    pub remote_config: Option<Option<PathBuf>>,
 }
 
 /// Lambda's log format setting.
@@ -134,6 +143,8 @@ impl Config {
                 Some(format) if format.eq_ignore_ascii_case("json") => LogFormat::Json,
                 _ => LogFormat::Text,
             },
+            remote_config: (non_empty(WSGI_CONFIG_SSM_PATH).is_some() || non_empty(WSGI_CONFIG_SECRET_ID).is_some())
+                .then(|| non_empty(WSGI_REMOTE_CONFIG_HELPER).map(PathBuf::from)),
             log_level: non_empty(AWS_LAMBDA_LOG_LEVEL).map(|level| match level.to_ascii_uppercase().as_str() {
                 "TRACE" => "DEBUG".to_owned(),
                 "FATAL" => "CRITICAL".to_owned(),

@@ -100,6 +100,9 @@ pub enum InitError {
     /// The module has no such attribute, or it is not callable.
     #[error("{0}")]
     HandlerNotFound(String),
+    /// Loading WSGI_CONFIG_SSM_PATH or WSGI_CONFIG_SECRET_ID failed; the message names which.
+    #[error("remote configuration: {0}")]
+    RemoteConfig(String),
     /// The interpreter itself failed (sys.path setup, a broken stdlib).
     #[error("Python interpreter setup failed: {message}")]
     Interpreter {
@@ -119,6 +122,7 @@ impl InitError {
             Self::Import { .. } => "Runtime.ImportModuleError",
             Self::HandlerNotFound(_) => "Runtime.HandlerNotFound",
             Self::Interpreter { .. } => "Runtime.InterpreterError",
+            Self::RemoteConfig(_) => "Runtime.RemoteConfigError",
         }
     }
 

@@ -16,7 +16,8 @@ use crate::wsgi::WsgiApp;
 const LAYER_ROOT: &str = "/opt";
 
 /// Initializes the interpreter, imports the application and prepares the WSGI machinery.
-pub fn start(config: &Config) -> Result<WsgiApp, InitError> {
+/// `remote_env`: variables loaded by remote configuration, applied before the app is imported.
+pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp, InitError> {
     Python::initialize();
     Python::attach(|py| {
         let support = load_support(py).map_err(|err| interpreter_error(py, &err))?;
@@ -28,6 +29,11 @@ pub fn start(config: &Config) -> Result<WsgiApp, InitError> {
         support
             .call_method1("setup_logging", (log_format, config.log_level.as_deref()))
             .map_err(|err| interpreter_error(py, &err))?;
+        if !remote_env.is_empty() {
+            support
+                .call_method1("apply_environment", (remote_env.to_vec(),))
+                .map_err(|err| interpreter_error(py, &err))?;
+        }
         let app = import_callable(py, &support, &config.app_module, &config.app_attr, "WSGI application")?;
         let event_handler = match &config.event_handler {
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),

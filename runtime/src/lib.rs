@@ -20,6 +20,7 @@ pub mod event;
 pub mod init_error;
 pub mod interpreter;
 pub mod invoke;
+pub mod remote_config;
 pub mod request;
 pub mod response;
 pub mod serve;

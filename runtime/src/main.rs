@@ -5,14 +5,19 @@ use std::process::ExitCode;
 use lambda_wsgi::config::{Config, InvokeMode};
 use lambda_wsgi::error::InitError;
 use lambda_wsgi::invoke::{self, InvocationContext};
-use lambda_wsgi::{init_error, interpreter, serve};
+use lambda_wsgi::{init_error, interpreter, remote_config, serve};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
 
-    let started = Config::from_lookup(|name| std::env::var(name).ok())
-        .and_then(|config| interpreter::start(&config).map(|app| (config, app)));
+    let started = Config::from_lookup(|name| std::env::var(name).ok()).and_then(|config| {
+        let remote_env = match &config.remote_config {
+            Some(helper) => remote_config::load(&remote_config::helper_path(helper.as_deref()))?,
+            None => Vec::new(),
+        };
+        interpreter::start(&config, &remote_env).map(|app| (config, app))
+    });
     let (config, app) = match started {
         Ok(started) => started,
         Err(err) => return fail_init(&err).await,

@@ -95,6 +95,21 @@ def setup_logging(log_format, log_level):
         root.setLevel(log_level)
 
 
+def apply_environment(pairs):
+    """Remote configuration (SSM, Secrets Manager) into os.environ before the app is imported.
+    The function's own variables win: one function can override a shared value without
+    touching the store. Names are logged, values never."""
+    kept = []
+    for name, value in pairs:
+        if name in os.environ:
+            kept.append(name)
+        else:
+            os.environ[name] = value
+    if kept:
+        logging.getLogger("lambda_wsgi").warning(
+            "remote configuration: kept the function's own value of %s", ", ".join(sorted(kept)))
+
+
 def call_event_handler(handler, raw_event, context):
     """WSGI_EVENT_HANDLER: called as the managed runtime calls a handler, with the parsed event
     and the context object; its return value goes back to Lambda as JSON."""

@@ -94,6 +94,7 @@ def test_the_layer_holds_the_wrapper_and_a_bootstrap_per_python():
         names = set(layer.namelist())
         modes = {info.filename: info.external_attr >> 16 for info in layer.infolist()}
     assert "lambda-wsgi" in names
+    assert "lambda-wsgi-bin/lambda-wsgi-remote-config" in names
     assert layer_versions() == ["3.11", "3.12", "3.13"]
     assert all(mode & 0o111 for mode in modes.values()), "every file in the layer must be executable"
 
@@ -101,13 +102,17 @@ def test_the_layer_holds_the_wrapper_and_a_bootstrap_per_python():
 def test_no_binary_needs_a_glibc_newer_than_amazon_linux_2023(tmp_path):
     with zipfile.ZipFile(LAYER) as layer:
         layer.extractall(tmp_path)
-    for binary in sorted(tmp_path.glob("lambda-wsgi-bin/*")):
+    for binary in sorted(tmp_path.glob("lambda-wsgi-bin/bootstrap-*")):
         dump = subprocess.run(["objdump", "-T", str(binary)], capture_output=True, text=True, check=True).stdout
         versions = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", dump)}
         assert versions, f"{binary.name}: no glibc symbols found (not a dynamic binary?)"
         assert max(versions) <= MAX_GLIBC, f"{binary.name} needs GLIBC_{'.'.join(map(str, max(versions)))}"
         rpath = subprocess.run(["readelf", "-d", str(binary)], capture_output=True, text=True, check=True).stdout
         assert "[/var/lang/lib]" in rpath, f"{binary.name}: the rpath must be /var/lang/lib only:\n{rpath}"
+    helper = tmp_path / "lambda-wsgi-bin" / "lambda-wsgi-remote-config"
+    dump = subprocess.run(["objdump", "-T", str(helper)], capture_output=True, text=True, check=True).stdout
+    versions = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", dump)}
+    assert versions and max(versions) <= MAX_GLIBC, f"the remote-config helper needs GLIBC_{max(versions)}"
 
 
 @pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
@@ -136,6 +141,23 @@ def test_the_flask_example_serves_through_the_layer(lambda_root, tmp_path):
         emulator.stop()
     assert status == 200, emulator.logs()
     assert b"a" in body and b"b" in body
+
+
+def test_the_bootstrap_finds_the_remote_config_helper_beside_it(lambda_root, tmp_path):
+    lang = lang_for(lambda_root, "3.11")
+    done = subprocess.run(
+        [str(EMULATOR), "invoke", "--bootstrap", str(lambda_root / "opt" / "lambda-wsgi"),
+         "--arg", str(lang / "bin" / "python3.11"), "--handler", "interpreter_info.app",
+         "--task-root", str(lambda_root / "var" / "task"),
+         "--env", "AWS_EXECUTION_ENV=AWS_Lambda_python3.11", "--env", f"LD_LIBRARY_PATH={lang / 'lib'}",
+         # Nothing listens there: the helper runs, fails, and the init error names the setting.
+         "--env", "WSGI_CONFIG_SSM_PATH=/app/prod", "--env", "AWS_ENDPOINT_URL=http://127.0.0.1:9",
+         "--env", "AWS_MAX_ATTEMPTS=1", "-"],
+        input=b"{}", capture_output=True, timeout=120)
+    assert done.returncode == 2, done.stderr.decode()
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "Runtime.RemoteConfigError"
+    assert "WSGI_CONFIG_SSM_PATH=/app/prod" in error["errorMessage"]
 
 
 def test_a_python_without_a_bootstrap_starts_the_managed_runtime(lambda_root, tmp_path):

@@ -1,0 +1,131 @@
+"""Remote configuration at init (WSGI_CONFIG_SSM_PATH, WSGI_CONFIG_SECRET_ID) against a local
+moto server standing in for SSM and Secrets Manager, with IAM enforced: the runtime signs its
+requests with an IAM user's keys. (moto checks IAM actions, not resources: the denied case uses a
+user whose policy has no Secrets Manager action at all.)"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EMULATOR, run_invoke
+
+HELPER = os.environ.get("LAMBDA_WSGI_REMOTE_CONFIG")
+pytestmark = pytest.mark.skipif(not HELPER, reason="LAMBDA_WSGI_REMOTE_CONFIG (the helper binary) is not set")
+boto3 = pytest.importorskip("boto3", reason="moto[server] is not installed (requirements-dev.txt)")
+
+REGION = "us-east-1"
+ADMIN = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin", "region_name": REGION}
+# Every setup call below is one action; after this many, moto checks IAM on every request.
+SETUP_ACTIONS = 11
+
+
+@pytest.fixture(scope="module")
+def moto():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in server.stdout:
+        if "Running on" in line:
+            break
+    else:
+        pytest.fail("moto_server did not start")
+    endpoint = f"http://127.0.0.1:{port}"
+    ssm = boto3.client("ssm", endpoint_url=endpoint, **ADMIN)
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, **ADMIN)
+    iam = boto3.client("iam", endpoint_url=endpoint, **ADMIN)
+    ssm.put_parameter(Name="/app/prod/DATABASE_URL", Value="postgres://db.internal/app", Type="String")
+    ssm.put_parameter(Name="/app/prod/API_TOKEN", Value="s3cr3t", Type="SecureString")
+    ssm.put_parameter(Name="/app/prod/cache/HOST", Value="cache.internal", Type="String")
+    allowed = secrets.create_secret(Name="app/prod/secrets", SecretString=json.dumps({
+        "SECRET_KEY": "from-secrets-manager", "API_KEY": "remote", "PORT": 5432}))["ARN"]
+    secrets.create_secret(Name="other-team/secret", SecretString=json.dumps({"X": "y"}))
+    keys = {}
+    for user, actions in (("function-role", ["ssm:GetParametersByPath", "secretsmanager:GetSecretValue"]),
+                          ("ssm-only-role", ["ssm:GetParametersByPath"])):
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="config", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+        keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    assert allowed.startswith("arn:aws:secretsmanager:")
+
+    def credentials(user):
+        return {"AWS_ACCESS_KEY_ID": keys[user]["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": keys[user]["SecretAccessKey"]}
+
+    yield {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_SESSION_TOKEN": "",
+        "WSGI_REMOTE_CONFIG_HELPER": HELPER,
+        **credentials("function-role"),
+        "ssm-only": credentials("ssm-only-role"),
+    }
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def runtime_env(moto, **extra):
+    return {**{k: v for k, v in moto.items() if k != "ssm-only"}, **extra}
+
+
+def settings(start_emulator, env, *names):
+    emulator = start_emulator("settings_app:app", env=env)
+    status, _, body = emulator.request("GET", "/?" + "&".join(f"name={n}" for n in names))
+    assert status == 200, emulator.logs()
+    return json.loads(body)
+
+
+def test_ssm_parameters_under_a_path_are_set_before_the_app_is_imported(moto, start_emulator):
+    seen = settings(start_emulator, runtime_env(moto, WSGI_CONFIG_SSM_PATH="/app/prod"),
+                    "DATABASE_URL", "API_TOKEN", "cache_HOST")
+    assert seen["DATABASE_URL"] == {"at_import": "postgres://db.internal/app", "now": "postgres://db.internal/app"}
+    assert seen["API_TOKEN"]["at_import"] == "s3cr3t"  # a SecureString, decrypted
+    assert seen["cache_HOST"]["at_import"] == "cache.internal"
+
+
+def test_a_secrets_json_keys_become_variables_and_the_functions_own_win(moto, start_emulator):
+    seen = settings(start_emulator, runtime_env(moto, WSGI_CONFIG_SECRET_ID="app/prod/secrets", API_KEY="own"),
+                    "SECRET_KEY", "API_KEY", "PORT")
+    assert seen["SECRET_KEY"]["at_import"] == "from-secrets-manager"
+    assert seen["PORT"]["at_import"] == "5432"
+    assert seen["API_KEY"]["at_import"] == "own"
+
+
+def init_error(moto, **settings):
+    code, stdout, stderr = run_invoke("settings_app:app", {"rawPath": "/"}, env=runtime_env(moto, **settings))
+    assert code == 2, (stdout, stderr)
+    return json.loads(stdout)
+
+
+def test_a_missing_parameter_path_is_an_init_error_naming_it(moto):
+    error = init_error(moto, WSGI_CONFIG_SSM_PATH="/app/staging")
+    assert error["errorType"] == "Runtime.RemoteConfigError"
+    assert "WSGI_CONFIG_SSM_PATH=/app/staging" in error["errorMessage"]
+    assert "no parameters under this path" in error["errorMessage"]
+
+
+def test_a_denied_secret_is_an_init_error_naming_it(moto):
+    error = init_error(moto, WSGI_CONFIG_SECRET_ID="app/prod/secrets", **moto["ssm-only"])
+    assert error["errorType"] == "Runtime.RemoteConfigError"
+    assert "WSGI_CONFIG_SECRET_ID=app/prod/secrets" in error["errorMessage"]
+    assert "AccessDenied" in error["errorMessage"], error
+
+
+def test_a_missing_secret_is_an_init_error_naming_it(moto):
+    error = init_error(moto, WSGI_CONFIG_SECRET_ID="app/prod/nope")
+    assert "WSGI_CONFIG_SECRET_ID=app/prod/nope" in error["errorMessage"]
+    assert "ResourceNotFoundException" in error["errorMessage"], error
+
+
+def test_without_the_settings_the_helper_is_never_run(start_emulator):
+    # A helper path that does not exist: if it were run, the init would fail.
+    seen = settings(start_emulator, {"WSGI_REMOTE_CONFIG_HELPER": "/nonexistent/helper"}, "DATABASE_URL")
+    assert seen["DATABASE_URL"]["at_import"] is None
+    assert EMULATOR.exists()

@@ -61,7 +61,7 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 		PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/py$$v $(CARGO) test -p lambda-wsgi; \
 	done
 
-test-python: $(VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real bootstrap via the emulator, once per Python version
+test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real bootstrap via the emulator, once per Python version
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== end to end, Python $$v"; \
@@ -69,6 +69,7 @@ test-python: $(VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real 
 		LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$$v)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
 		LAMBDA_WSGI_PYTHON=$$($(MAKE) -s python-path V=$$v) \
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
+		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 			$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e; \
 	done
 
@@ -167,6 +168,14 @@ $(VENV)/.installed: requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# moto (a local SSM / Secrets Manager / IAM for the remote-configuration tests) in a venv of its
+# own: it pins cfn-lint and the SAM translator to versions older than the template tests use.
+MOTO_VENV := .venv-moto
+$(MOTO_VENV)/.installed:
+	$(PYTHON) -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/python -m pip install -q --disable-pip-version-check "moto[server]==5.1.22"
 	@touch $@
 
 clean-venv: ## Remove the virtualenv

@@ -2,6 +2,7 @@
 everything else, and a Flask CLI command for the management-command tests."""
 
 import logging
+import os
 
 from flask import Flask, request
 
@@ -56,4 +57,5 @@ def on_event(event, context):
         "requestId": context.aws_request_id,
         "functionName": context.function_name,
         "hasTime": context.get_remaining_time_in_millis() > 0,
+        "traceId": os.environ.get("_X_AMZN_TRACE_ID"),
     }

@@ -29,6 +29,11 @@ def test_non_http_events_go_to_the_event_handler_with_a_context(jobs, name, kind
     assert payload["requestId"]
 
 
+def test_each_invocation_has_its_own_trace_id_in_os_environ(jobs):
+    first, second = (jobs.invoke(fixture("sqs"))[1]["traceId"] for _ in range(2))
+    assert first.startswith("Root=1-") and second.startswith("Root=1-") and first != second
+
+
 def test_the_web_app_still_answers_http_beside_the_handler(jobs):
     status, _, body = jobs.request("GET", "/handled")
     assert status == 200 and json.loads(body)["handled"] >= 0
@@ -100,6 +105,9 @@ def test_json_logs_are_written_as_the_managed_runtime_writes_them(start_emulator
     assert any("raise ValueError" in frame for frame in error["stackTrace"])
     assert error["requestId"] == info["requestId"]
     assert not log_lines(emulator, "debug detail"), "AWS_LAMBDA_LOG_LEVEL=INFO filters DEBUG out"
+    # The runtime's own lines are JSON too.
+    [serving] = log_lines(emulator, "serving WSGI application")
+    assert json.loads(serving)["level"] == "INFO"
 
 
 def test_text_logs_carry_level_timestamp_and_request_id(start_emulator):

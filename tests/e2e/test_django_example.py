@@ -64,6 +64,7 @@ def start_django(start_emulator, tmp_path):
             "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
             "DJANGO_CSRF_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
             "DJANGO_SECRET_KEY": "e2e-test-secret-key-not-for-production-0123456789",
+            "WSGI_MANAGE_COMMANDS": "true",
         },
     )
 
@@ -226,3 +227,12 @@ def test_admin_login(django_app):
     status, _, body = client.request("GET", "/admin/")
     assert status == 200
     assert b"Site administration" in body
+
+
+def test_a_django_management_command_runs_by_direct_invocation(django_app):
+    function_error, payload = django_app.invoke({"manage": ["showmigrations", "notes"]})
+    assert function_error is None, payload
+    assert payload["exitCode"] == 0, payload
+    assert "[X] 0001_initial" in payload["output"]
+    function_error, payload = django_app.invoke({"manage": ["no_such_command"]})
+    assert payload["exitCode"] == 1 and "Unknown command" in payload["output"], payload

@@ -7,16 +7,16 @@ import json
 import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import EMULATOR, run_invoke
 
 HELPER = os.environ.get("LAMBDA_WSGI_REMOTE_CONFIG")
-pytestmark = pytest.mark.skipif(not HELPER, reason="LAMBDA_WSGI_REMOTE_CONFIG (the helper binary) is not set")
-boto3 = pytest.importorskip("boto3", reason="moto[server] is not installed (requirements-dev.txt)")
+MOTO_SERVER = os.environ.get("LAMBDA_WSGI_MOTO_SERVER")
+pytestmark = pytest.mark.skipif(not (HELPER and MOTO_SERVER),
+                                reason="LAMBDA_WSGI_REMOTE_CONFIG and LAMBDA_WSGI_MOTO_SERVER are set by make test-python")
+boto3 = pytest.importorskip("boto3", reason="boto3 comes with aws-sam-translator (requirements-dev.txt)")
 
 REGION = "us-east-1"
 ADMIN = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin", "region_name": REGION}
@@ -30,7 +30,7 @@ def moto():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
         env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in server.stdout:

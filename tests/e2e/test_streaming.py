@@ -85,3 +85,10 @@ def test_an_error_midway_breaks_the_stream_off_and_the_runtime_keeps_serving(str
 def test_an_error_before_the_first_byte_is_a_500(streamed):
     status, _, body = streamed.request("GET", "/raise-before")
     assert status == 500 and body == b"Internal Server Error\n"
+
+
+def test_a_rest_api_streaming_integration_gets_the_same_stream(start_emulator):
+    rest = start_emulator("streaming:app", event_format="rest", env=STREAM)
+    status, headers, body = rest.request("GET", "/sse")
+    assert status == 200 and {k.lower(): v for k, v in headers}["content-type"] == "text/event-stream"
+    assert body.decode().strip().split("\n\n") == [f"id: {n}\ndata: tick {n}" for n in range(3)]

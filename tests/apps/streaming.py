@@ -50,6 +50,16 @@ def app(environ, start_response):
             yield b"first\n"
             raise RuntimeError("broke off midway")
         return broken()
+    if path == "/write-mixed":
+        # write() before the iterable and from inside it: the bytes keep their order.
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"a")
+
+        def mixed():
+            yield b"b"
+            write(b"c")
+            yield b"d"
+        return mixed()
     if path == "/raise-before":
         raise RuntimeError("no response at all")
     start_response("404 Not Found", [("Content-Type", "text/plain")])

@@ -41,7 +41,8 @@ def test_the_first_chunk_reaches_the_client_before_the_second_is_produced(stream
 
 
 def test_streamed_bytes_equal_buffered_ones(streamed, buffered):
-    for path in ("/sse", "/big?mb=2", "/missing"):
+    assert streamed.request("GET", "/write-mixed")[2] == b"abcd"
+    for path in ("/sse", "/big?mb=2", "/missing", "/write-mixed"):
         streamed_status, streamed_headers, streamed_body = streamed.request("GET", path)
         buffered_status, buffered_headers, buffered_body = buffered.request("GET", path)
         assert (streamed_status, streamed_body) == (buffered_status, buffered_body), path

@@ -315,19 +315,18 @@ impl Body<'_, '_> {
         Ok(self.sink.data(bytes))
     }
 
-    /// Sends the status and headers (and any write() output) unless they went already.
+    /// Sends the status and headers unless they went already, then any write() output waiting.
     fn send_head(&mut self) -> Result<(), BodyError> {
-        if self.head_sent {
-            return Ok(());
-        }
         let mut state = self.start_response.borrow_mut();
-        let Some((status, reason)) = state.status.clone() else {
-            return Err(BodyError::Protocol(
-                "the application returned without calling start_response".into(),
-            ));
-        };
-        self.sink.head(status, &reason, &state.headers);
-        self.head_sent = true;
+        if !self.head_sent {
+            let Some((status, reason)) = state.status.clone() else {
+                return Err(BodyError::Protocol(
+                    "the application returned without calling start_response".into(),
+                ));
+            };
+            self.sink.head(status, &reason, &state.headers);
+            self.head_sent = true;
+        }
         let written = std::mem::take(&mut state.written);
         drop(state);
         if !written.is_empty() {

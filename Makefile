@@ -20,6 +20,7 @@ PYTHON := $(call python_for,$(PYTHON_VERSION))
 
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
+MOTO_VENV := .venv-moto
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 
@@ -171,8 +172,7 @@ $(VENV)/.installed: requirements-dev.txt
 	@touch $@
 
 # moto (a local SSM / Secrets Manager / IAM for the remote-configuration tests) in a venv of its
-# own: it pins cfn-lint and the SAM translator to versions older than the template tests use.
-MOTO_VENV := .venv-moto
+# own (MOTO_VENV): it pins cfn-lint and the SAM translator older than the template tests use.
 $(MOTO_VENV)/.installed:
 	$(PYTHON) -m venv $(MOTO_VENV)
 	$(MOTO_VENV)/bin/python -m pip install -q --disable-pip-version-check "moto[server]==5.1.22"

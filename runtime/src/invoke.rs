@@ -190,11 +190,13 @@ fn direct(
             tracing::info!(request_id = %context.request_id, "running management command {args:?}");
             app.manage(&args, context).map_err(InvokeError::App)?
         }
-        Some(Direct::Manage(args)) => {
+        // Disabled: an event handler may have its own use for a "manage" key; without one, say
+        // which setting would run it.
+        Some(Direct::Manage(args)) if !app.has_event_handler() => {
             tracing::error!(request_id = %context.request_id, "refused management command {args:?}: {}", InvokeError::ManageDisabled);
             return Err(InvokeError::ManageDisabled);
         }
-        None => match app.handle_event(event, context) {
+        Some(Direct::Manage(_)) | None => match app.handle_event(event, context) {
             Some(result) => result.map_err(|err| {
                 log_handler_error(&err, context);
                 InvokeError::App(err)
@@ -252,14 +254,16 @@ pub fn handle_streaming(
     let Err(err) = app.stream(environ, event, context, &mut sink) else {
         return Ok(());
     };
-    log_app_error(
-        &err,
-        context,
-        &format!("{} {}", request.method, request.path_for_logs()),
-    );
+    let request_line = format!("{} {}", request.method, request.path_for_logs());
     if sink.started {
+        // The client has its status already: the body just stops short.
+        tracing::error!(request_id = %context.request_id, "the response to {request_line} broke off after it began: {err}");
+        if let AppError::Raised { traceback, .. } = &err {
+            tracing::error!(request_id = %context.request_id, "{}", traceback.join("\n"));
+        }
         return Err(InvokeError::App(err));
     }
+    log_app_error(&err, context, &request_line);
     send_whole(sink.out, &error_answer(err, config)?);
     Ok(())
 }

@@ -62,22 +62,24 @@ where
             };
             handle(event, context, &mut write)
         });
-        match (stream, outcome) {
-            (Some(stream), outcome) => {
-                let status = stream.finish(outcome.err());
-                check_accepted(status?, &invocation.request_id);
-            }
-            (None, Ok(())) => {
-                let empty = streamer.begin(&invocation.request_id);
-                check_accepted(empty.finish(None)?, &invocation.request_id);
-            }
+        let finished = match (stream, outcome) {
+            (Some(stream), outcome) => Some(stream.finish(outcome.err())),
+            (None, Ok(())) => Some(streamer.begin(&invocation.request_id).finish(None)),
             (None, Err(diagnostic)) => {
                 let status = client
                     .call(error_request(&invocation.request_id, &diagnostic)?)
                     .await?
                     .status();
                 check_accepted(status, &invocation.request_id);
+                None
             }
+        };
+        // A stream that broke off (the connection reset, Lambda refused it) costs this response,
+        // not the environment: the next invocation is served as usual.
+        match finished {
+            Some(Ok(status)) => check_accepted(status, &invocation.request_id),
+            Some(Err(err)) => tracing::error!(requestId = %invocation.request_id, "{err}"),
+            None => {}
         }
     }
 }
@@ -221,7 +223,11 @@ impl ResponseStream {
     /// main thread is (it waits here, it does not poll anything else).
     fn send(&mut self, bytes: &[u8]) -> bool {
         let sent = self.chunks.as_ref().is_some_and(|chunks| {
-            futures_executor::block_on(chunks.send(Chunk::Data(bytes::Bytes::copy_from_slice(bytes)))).is_ok()
+            let chunk = Chunk::Data(bytes::Bytes::copy_from_slice(bytes));
+            // Unconstrained: this runs inside the main task's single poll, whose cooperative
+            // budget (128 operations) would otherwise run out after ~128 chunks and defer the
+            // wake-up to a scheduler that never runs again while we wait.
+            futures_executor::block_on(tokio::task::unconstrained(chunks.send(chunk))).is_ok()
         });
         if !sent {
             self.chunks = None;
@@ -232,7 +238,7 @@ impl ResponseStream {
     /// Ends the stream (with `failure` in its error trailers) and waits for Lambda's answer.
     fn finish(mut self, failure: Option<Diagnostic>) -> Result<http::StatusCode, BoxError> {
         if let (Some(chunks), Some(failure)) = (self.chunks.take(), failure) {
-            futures_executor::block_on(chunks.send(Chunk::Failed(failure))).ok();
+            futures_executor::block_on(tokio::task::unconstrained(chunks.send(Chunk::Failed(failure)))).ok();
         }
         self.chunks = None;
         Ok(self.result.recv().map_err(|_| "the response stream thread stopped")??)

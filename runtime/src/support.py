@@ -125,7 +125,7 @@ def run_manage(app, args):
     code = 0
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         try:
-            _manage(app, list(args))
+            code = _manage(app, list(args))
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
             if isinstance(stop.code, str):
@@ -142,15 +142,26 @@ def run_manage(app, args):
 
 
 def _manage(app, args):
+    """Runs the command; returns its exit code (a SystemExit may also carry it)."""
     flask = sys.modules.get("flask")
     if flask is not None and isinstance(app, flask.Flask):
         from flask.cli import FlaskGroup
-        FlaskGroup(create_app=lambda: app).main(args=args, prog_name="flask", standalone_mode=False)
-        return
+        # FlaskGroup marks the process as run from the CLI; the web app keeps serving after.
+        before = os.environ.get("FLASK_RUN_FROM_CLI")
+        try:
+            # Without standalone mode, click returns ctx.exit()'s code instead of raising.
+            result = FlaskGroup(create_app=lambda: app, load_dotenv=False).main(
+                args=args, prog_name="flask", standalone_mode=False)
+        finally:
+            if before is None:
+                os.environ.pop("FLASK_RUN_FROM_CLI", None)
+            else:
+                os.environ["FLASK_RUN_FROM_CLI"] = before
+        return result if isinstance(result, int) else 0
     if "django" in sys.modules:
         from django.core.management import ManagementUtility
         ManagementUtility(["manage.py", *args]).execute()
-        return
+        return 0
     raise RuntimeError(f"{type(app).__name__} is neither a Flask nor a Django application: no commands to run")
 
 

@@ -39,6 +39,13 @@ def fail():
     raise SystemExit(3)
 
 
+@app.cli.command("exit-code")
+def exit_code():
+    """Ends with ctx.exit(4), which click returns rather than raises outside standalone mode."""
+    import click
+    click.get_current_context().exit(4)
+
+
 def on_event(event, context):
     handled.append(event)
     if "Records" in event:

@@ -50,6 +50,10 @@ def app(environ, start_response):
             yield b"first\n"
             raise RuntimeError("broke off midway")
         return broken()
+    if path == "/many":
+        # Far more chunks than tokio's cooperative budget (128) per poll.
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (f"{n}\n".encode() for n in range(int(query.get("n", "500"))))
     if path == "/write-mixed":
         # write() before the iterable and from inside it: the bytes keep their order.
         write = start_response("200 OK", [("Content-Type", "text/plain")])

@@ -66,6 +66,8 @@ def test_a_flask_cli_command_runs_by_direct_invocation(jobs):
     assert jobs.invoke({"manage": ["greet"]}) == (None, {"exitCode": 0, "output": "hello from the CLI\n"})
     function_error, payload = jobs.invoke({"manage": ["fail"]})
     assert (function_error, payload["exitCode"]) == (None, 3)
+    function_error, payload = jobs.invoke({"manage": ["exit-code"]})
+    assert (function_error, payload["exitCode"]) == (None, 4)
     function_error, payload = jobs.invoke({"manage": ["routes"]})
     assert payload["exitCode"] == 0 and "/handled" in payload["output"], payload
     function_error, payload = jobs.invoke({"manage": ["no-such-command"]})
@@ -73,12 +75,17 @@ def test_a_flask_cli_command_runs_by_direct_invocation(jobs):
 
 
 def test_management_commands_are_refused_unless_enabled(start_emulator):
-    refusing = start_emulator("jobs:app", env=HANDLER)
+    refusing = start_emulator("jobs:app")
     function_error, payload = refusing.invoke({"manage": ["greet"]})
     assert function_error == "Unhandled"
     assert payload["errorType"] == "Runtime.ManageCommandsDisabled"
     assert "WSGI_MANAGE_COMMANDS=true" in payload["errorMessage"]
     assert "hello from the CLI" not in refusing.logs()
+    # With an event handler, a disabled "manage" event is the handler's business, never a command.
+    with_handler = start_emulator("jobs:app", env=HANDLER)
+    function_error, payload = with_handler.invoke({"manage": ["greet"]})
+    assert (function_error, payload["kind"]) == (None, "direct")
+    assert "hello from the CLI" not in with_handler.logs()
 
 
 def test_a_manage_body_over_http_is_just_a_request(jobs):

@@ -42,7 +42,9 @@ def test_the_first_chunk_reaches_the_client_before_the_second_is_produced(stream
 
 def test_streamed_bytes_equal_buffered_ones(streamed, buffered):
     assert streamed.request("GET", "/write-mixed")[2] == b"abcd"
-    for path in ("/sse", "/big?mb=2", "/missing", "/write-mixed"):
+    many = streamed.request("GET", "/many?n=1000")[2]
+    assert many == "".join(f"{n}\n" for n in range(1000)).encode()
+    for path in ("/sse", "/big?mb=2", "/missing", "/write-mixed", "/many?n=1000"):
         streamed_status, streamed_headers, streamed_body = streamed.request("GET", path)
         buffered_status, buffered_headers, buffered_body = buffered.request("GET", path)
         assert (streamed_status, streamed_body) == (buffered_status, buffered_body), path

@@ -6,8 +6,15 @@ import json
 import pytest
 
 from conftest import FIXTURES
+from test_flask_example import VENV, skip_unless_venv_matches_bootstrap
 
 HANDLER = {"WSGI_EVENT_HANDLER": "jobs:on_event"}
+
+
+def flask_env(**settings):
+    """The jobs app is a Flask app: it runs where .venv's Flask can be imported."""
+    skip_unless_venv_matches_bootstrap()
+    return {"VIRTUAL_ENV": str(VENV), **settings}
 
 
 def fixture(name):
@@ -16,7 +23,7 @@ def fixture(name):
 
 @pytest.fixture(scope="module")
 def jobs(start_emulator):
-    return start_emulator("jobs:app", env={**HANDLER, "WSGI_MANAGE_COMMANDS": "true"})
+    return start_emulator("jobs:app", env=flask_env(**HANDLER, WSGI_MANAGE_COMMANDS="true"))
 
 
 @pytest.mark.parametrize("name, kind", [("sqs", "sqs"), ("s3-put", "s3"), ("sns", "sns"),
@@ -75,14 +82,14 @@ def test_a_flask_cli_command_runs_by_direct_invocation(jobs):
 
 
 def test_management_commands_are_refused_unless_enabled(start_emulator):
-    refusing = start_emulator("jobs:app")
+    refusing = start_emulator("jobs:app", env=flask_env())
     function_error, payload = refusing.invoke({"manage": ["greet"]})
     assert function_error == "Unhandled"
     assert payload["errorType"] == "Runtime.ManageCommandsDisabled"
     assert "WSGI_MANAGE_COMMANDS=true" in payload["errorMessage"]
     assert "hello from the CLI" not in refusing.logs()
     # With an event handler, a disabled "manage" event is the handler's business, never a command.
-    with_handler = start_emulator("jobs:app", env=HANDLER)
+    with_handler = start_emulator("jobs:app", env=flask_env(**HANDLER))
     function_error, payload = with_handler.invoke({"manage": ["greet"]})
     assert (function_error, payload["kind"]) == (None, "direct")
     assert "hello from the CLI" not in with_handler.logs()
@@ -101,7 +108,7 @@ def log_lines(emulator, marker):
 
 
 def test_json_logs_are_written_as_the_managed_runtime_writes_them(start_emulator):
-    emulator = start_emulator("jobs:app", env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"})
+    emulator = start_emulator("jobs:app", env=flask_env(AWS_LAMBDA_LOG_FORMAT="JSON", AWS_LAMBDA_LOG_LEVEL="INFO"))
     assert emulator.request("GET", "/log")[0] == 200
     records = [json.loads(line) for line in emulator.logs().splitlines()
                if line.startswith("{") and '"logger": "jobs"' in line]
@@ -118,7 +125,7 @@ def test_json_logs_are_written_as_the_managed_runtime_writes_them(start_emulator
 
 
 def test_text_logs_carry_level_timestamp_and_request_id(start_emulator):
-    emulator = start_emulator("jobs:app", env={"AWS_LAMBDA_LOG_LEVEL": "DEBUG"})
+    emulator = start_emulator("jobs:app", env=flask_env(AWS_LAMBDA_LOG_LEVEL="DEBUG"))
     assert emulator.request("GET", "/log")[0] == 200
     [line] = log_lines(emulator, "hello from /log")
     level, timestamp, request_id, message = line.split("\t")

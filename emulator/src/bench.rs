@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::Args;
 
-use crate::broker::Outcome;
+use crate::broker::{Outcome, split_prelude};
 use crate::{Environment, RuntimeArgs};
 
 #[derive(Args)]
@@ -120,8 +120,8 @@ async fn settled(outcome: Outcome) -> Outcome {
     };
     match streamed.collect().await {
         Ok(whole) => {
-            let prelude_end = whole.windows(8).position(|w| w == [0; 8]).unwrap_or(whole.len());
-            Outcome::Response(whole.slice(..prelude_end))
+            let prelude = split_prelude(&whole).map_or(&whole[..], |(prelude, _)| prelude);
+            Outcome::Response(Bytes::copy_from_slice(prelude))
         }
         Err(why) => Outcome::Error(Bytes::from(why)),
     }

@@ -32,6 +32,17 @@ pub enum Outcome {
 /// trailers (or the stream breaking off).
 pub type StreamPart = Result<Bytes, String>;
 
+/// Between a streamed response's JSON prelude and its body.
+pub const STREAM_SEPARATOR: [u8; 8] = [0; 8];
+
+/// `(prelude, body so far)` once the separator is in `bytes`.
+pub fn split_prelude(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = bytes
+        .windows(STREAM_SEPARATOR.len())
+        .position(|w| w == STREAM_SEPARATOR)?;
+    Some((&bytes[..end], &bytes[end + STREAM_SEPARATOR.len()..]))
+}
+
 /// The receiving end of a streamed response. Whoever takes it first reads it.
 #[derive(Clone)]
 pub struct Streamed(Arc<Mutex<Option<mpsc::Receiver<StreamPart>>>>);
@@ -314,6 +325,15 @@ mod tests {
             caller.await.expect("joins"),
             Outcome::InitError(Bytes::from_static(b"init"))
         );
+    }
+
+    #[test]
+    fn a_prelude_ends_at_the_first_eight_nuls() {
+        assert_eq!(
+            split_prelude(b"{\"statusCode\":200}\0\0\0\0\0\0\0\0body\0"),
+            Some((&b"{\"statusCode\":200}"[..], &b"body\0"[..]))
+        );
+        assert_eq!(split_prelude(b"{\"statusCode\":200}\0\0\0"), None);
     }
 
     #[test]

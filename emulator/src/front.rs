@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 
-use crate::broker::{Broker, Outcome, StreamPart, Streamed};
+use crate::broker::{Broker, Outcome, StreamPart, Streamed, split_prelude};
 use crate::events::{self, EventFormat, EventSettings, HttpRequest};
 use crate::response::{self, HttpResponse};
 
@@ -127,7 +127,6 @@ pub type FrontBody = BoxBody<Bytes, std::io::Error>;
 /// Reads a streamed response up to the end of its prelude (the JSON with the status, headers
 /// and cookies, then eight NUL bytes); the rest is the body, passed on as it arrives.
 async fn streamed_head(streamed: &Streamed) -> Result<(HttpResponse, StreamBody), String> {
-    const SEPARATOR: [u8; 8] = [0; 8];
     let mut parts = streamed.take().ok_or("the response stream was already read")?;
     let mut buffered = Vec::new();
     loop {
@@ -136,9 +135,9 @@ async fn streamed_head(streamed: &Streamed) -> Result<(HttpResponse, StreamBody)
             Some(Err(why)) => return Err(format!("the function failed before its response began: {why}")),
             None => return Err("the response stream ended before its prelude did (eight NUL bytes)".to_owned()),
         }
-        if let Some(end) = buffered.windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
-            let head = response::from_function(&buffered[..end]).map_err(|e| format!("the stream prelude: {e}"))?;
-            let first = Bytes::copy_from_slice(&buffered[end + SEPARATOR.len()..]);
+        if let Some((prelude, body)) = split_prelude(&buffered) {
+            let head = response::from_function(prelude).map_err(|e| format!("the stream prelude: {e}"))?;
+            let first = Bytes::copy_from_slice(body);
             return Ok((
                 head,
                 StreamBody {

@@ -263,7 +263,7 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
     let mut environment = Environment::start(args.runtime, 0, false).await?;
     environment.launch();
     let outcome = environment.broker.invoke(Bytes::from(event)).await;
-    let print = |payload: &Bytes| {
+    let print = |payload: &[u8]| {
         let mut stdout = std::io::stdout();
         stdout
             .write_all(payload)
@@ -279,11 +279,10 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
         // The prelude on its own line, then the body as it arrives.
         Outcome::Stream(streamed) => match streamed.collect().await {
             Ok(whole) => {
-                let prelude_end = whole.windows(8).position(|w| w == [0; 8]);
-                match prelude_end {
-                    Some(end) => {
-                        print(&whole.slice(..end));
-                        print(&whole.slice(end + 8..));
+                match broker::split_prelude(&whole) {
+                    Some((prelude, body)) => {
+                        print(prelude);
+                        print(body);
                     }
                     None => print(&whole),
                 }

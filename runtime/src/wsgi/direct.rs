@@ -18,25 +18,30 @@ impl WsgiApp {
     /// handler is configured.
     pub fn handle_event(&self, event: &str, context: &InvocationContext) -> Option<Result<String, AppError>> {
         let handler = self.event_handler.as_ref()?;
-        Some(Python::attach(|py| {
-            let support = self.support.bind(py);
-            self.begin(py, context).map_err(|err| raised(py, support, &err))?;
-            let context = Bound::new(py, LambdaContext::from(context)).map_err(|err| raised(py, support, &err))?;
-            support
-                .call_method1("call_event_handler", (handler.bind(py), event, context))
-                .and_then(|json| json.extract::<String>())
-                .map_err(|err| raised(py, support, &err))
+        Some(self.json_from_support(context, |py, support| {
+            let context = Bound::new(py, LambdaContext::from(context))?;
+            support.call_method1("call_event_handler", (handler.bind(py), event, context))
         }))
     }
 
     /// A Django management command or Flask CLI command; its exit code and output as JSON.
     pub fn manage(&self, args: &[String], context: &InvocationContext) -> Result<String, AppError> {
+        self.json_from_support(context, |py, support| {
+            support.call_method1("run_manage", (self.app.bind(py), PyList::new(py, args)?))
+        })
+    }
+
+    /// Starts the invocation (request id, trace id), then runs `call`, whose result is the JSON
+    /// text support.py made; any exception becomes an [`AppError`] with its traceback.
+    fn json_from_support<'a>(
+        &self,
+        context: &InvocationContext,
+        call: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyModule>) -> PyResult<Bound<'py, PyAny>> + 'a,
+    ) -> Result<String, AppError> {
         Python::attach(|py| {
             let support = self.support.bind(py);
-            self.begin(py, context).map_err(|err| raised(py, support, &err))?;
-            let args = PyList::new(py, args).map_err(|err| raised(py, support, &err))?;
-            support
-                .call_method1("run_manage", (self.app.bind(py), args))
+            self.begin(py, context)
+                .and_then(|()| call(py, support))
                 .and_then(|json| json.extract::<String>())
                 .map_err(|err| raised(py, support, &err))
         })

@@ -49,6 +49,7 @@ class Emulator:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         self.lines = queue.Queue()
+        self.seen = []  # every stdout line so far, in order
         self.api_port = self.front_port = None
         threading.Thread(target=self._read_stdout, daemon=True).start()
         self.wait_for("runtime ready")
@@ -60,6 +61,7 @@ class Emulator:
                 self.api_port = int(line.rsplit(":", 1)[1])
             if "serving http://127.0.0.1:" in line:
                 self.front_port = int(line.split("serving http://127.0.0.1:", 1)[1].split()[0].rstrip("/"))
+            self.seen.append(line)
             self.lines.put(line)
         self.lines.put(None)
 
@@ -138,10 +140,10 @@ def misbehaving(start_emulator):
     return start_emulator("misbehaving:app")
 
 
-def run_invoke(handler, event, *, env=None, task_root=APPS):
+def run_invoke(handler, event, *, env=None, task_root=APPS, extra_args=()):
     """`lambda-wsgi-emulator invoke`: returns (exit code, stdout, stderr)."""
     args = [str(EMULATOR), "invoke", "--bootstrap", str(BOOTSTRAP), "--handler", handler,
-            "--task-root", str(task_root), "--timeout", "30", "-"]
+            "--task-root", str(task_root), "--timeout", "30", *extra_args, "-"]
     for key, value in (env or {}).items():
         args[2:2] = ["--env", f"{key}={value}"]
     done = subprocess.run(args, input=json.dumps(event).encode(), capture_output=True, timeout=120)

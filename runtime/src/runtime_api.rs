@@ -196,7 +196,20 @@ pub mod requests {
 pub struct RuntimeApi {
     address: String,
     function: Arc<FunctionInfo>,
-    connection: Option<SendRequest<Body>>,
+    connection: Option<Connection>,
+}
+
+/// The open connection: its request side, and the task that drives it.
+struct Connection {
+    sender: SendRequest<Body>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // The socket closes with the task, even in the middle of a write nobody will read.
+        self.driver.abort();
+    }
 }
 
 impl RuntimeApi {
@@ -210,7 +223,8 @@ impl RuntimeApi {
         }
     }
 
-    /// Drops the connection; the next request opens a new one (after a SnapStart restore).
+    /// Closes the connection, even midway through a request (a stream whose reader stopped);
+    /// the next request opens a new one.
     pub fn reconnect(&mut self) {
         self.connection = None;
     }
@@ -283,7 +297,7 @@ impl RuntimeApi {
     /// The open connection, or a new one if there is none or the old one was closed.
     async fn connection(&mut self, what: &'static str) -> Result<&mut SendRequest<Body>, ApiError> {
         if let Some(open) = &mut self.connection
-            && open.ready().await.is_err()
+            && open.sender.ready().await.is_err()
         {
             self.connection = None;
         }
@@ -299,14 +313,18 @@ impl RuntimeApi {
             let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|source| ApiError::Http { what, source })?;
-            tokio::spawn(async move {
+            let driver = tokio::spawn(async move {
                 if let Err(err) = connection.await {
                     tracing::debug!("the Runtime API connection closed: {err}");
                 }
             });
-            self.connection = Some(sender);
+            self.connection = Some(Connection { sender, driver });
         }
-        Ok(self.connection.as_mut().expect("BUG: the connection was just opened"))
+        Ok(&mut self
+            .connection
+            .as_mut()
+            .expect("BUG: the connection was just opened")
+            .sender)
     }
 }
 

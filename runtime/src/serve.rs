@@ -206,6 +206,7 @@ impl Streamer {
         };
         let open = self.jobs.send(job).is_ok();
         ResponseStream {
+            request_id: request_id.to_owned(),
             chunks: open.then_some(chunks),
             space,
             abort: Some(abort),
@@ -233,6 +234,7 @@ impl Space {
 
 /// The main thread's end of one streamed response.
 struct ResponseStream {
+    request_id: String,
     chunks: Option<tokio::sync::mpsc::Sender<Chunk>>,
     space: Arc<Space>,
     abort: Option<tokio::sync::oneshot::Sender<()>>,
@@ -288,7 +290,13 @@ impl ResponseStream {
         if let (Some(chunks), Some(failure)) = (self.chunks.take(), failure) {
             // Trailers need room in the queue; a stalled stream cannot take them, so it is
             // aborted instead (Lambda sees the stream break off).
-            if too_slow || chunks.try_send(Chunk::Failed(failure)).is_err() {
+            if too_slow || chunks.try_send(Chunk::Failed(failure.clone())).is_err() {
+                tracing::error!(
+                    requestId = %self.request_id,
+                    "the response stream was cut off: {}: {}",
+                    failure.error_type,
+                    failure.error_message
+                );
                 if let Some(abort) = self.abort.take() {
                     abort.send(()).ok();
                 }
@@ -363,19 +371,30 @@ async fn send_stream(
             }
         }
     };
-    let call = api.post("POST /response (streaming)", request);
-    let (sent, status) = tokio::join!(
-        async {
-            let outcome = pump.await;
-            // An abort resets the request: hyper sends no final chunk, Lambda sees a broken stream.
-            if let Err(body) = outcome {
-                body.abort();
-            }
-        },
-        call
-    );
-    let () = sent;
-    status.map_err(|err| format!("streaming the response failed: {err}"))
+    let outcome = {
+        let mut call = std::pin::pin!(api.post("POST /response (streaming)", request));
+        tokio::select! {
+            // Lambda answered before the body ended (a refusal): the rest is not wanted.
+            status = &mut call => Some(status),
+            pumped = pump => match pumped {
+                Ok(()) => Some(call.await),
+                Err(body) => {
+                    // A reset, not an end: hyper sends no final chunk, Lambda sees a broken
+                    // stream. The connection may be stuck writing to a reader that stopped, so
+                    // it is not waited for.
+                    body.abort();
+                    None
+                }
+            },
+        }
+    };
+    match outcome {
+        Some(status) => status.map_err(|err| format!("streaming the response failed: {err}")),
+        None => {
+            api.reconnect();
+            Err("the response stream was aborted".to_owned())
+        }
+    }
 }
 
 /// Lambda's mid-stream error report: the type, and the report's JSON in base64.

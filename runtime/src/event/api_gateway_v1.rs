@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
-use super::Source;
 use super::de::{Pairs, Values, nullable, prefer_multi};
+use super::{Source, identity};
 use crate::request::{self, EventPath, Request, Stage};
 
 #[derive(Debug, Deserialize)]
@@ -41,15 +41,12 @@ struct Context {
     domain_name: Option<String>,
     #[serde(default)]
     protocol: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    identity: Identity,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Identity {
+    // Read loosely (any shape, nulls anywhere): only a few string fields matter, and an
+    // odd identity or authorizer means "no REMOTE_USER", not a refused request.
     #[serde(default)]
-    source_ip: Option<String>,
+    identity: Option<serde_json::Value>,
+    #[serde(default)]
+    authorizer: Option<serde_json::Value>,
 }
 
 pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Request, String> {
@@ -73,10 +70,17 @@ pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Req
         body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
         headers,
         cookies: None,
-        source_ip: context.identity.source_ip,
+        source_ip: context
+            .identity
+            .as_ref()
+            .and_then(|identity| identity.get("sourceIp"))
+            .and_then(|ip| ip.as_str())
+            .map(str::to_owned),
         protocol: context.protocol,
         domain_name: context.domain_name,
         default_scheme: "https",
+        remote_user: identity::from_authorizer(context.authorizer.as_ref())
+            .or_else(|| identity::from_rest_identity(context.identity.as_ref())),
     };
     request.stage = request::url_stage(context.stage, request.host(), !is_rest);
     Ok(request)

@@ -41,10 +41,10 @@ struct Context {
     domain_name: Option<String>,
     #[serde(default)]
     protocol: Option<String>,
-    // Read loosely (any shape, nulls anywhere): only a few string fields matter, and an
-    // odd identity or authorizer means "no REMOTE_USER", not a refused request.
-    #[serde(default)]
-    identity: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    identity: identity::RestIdentity,
+    // Read loosely (any shape): its keys are the authorizer's own, and an odd one means
+    // "no REMOTE_USER", not a refused request.
     #[serde(default)]
     authorizer: Option<serde_json::Value>,
 }
@@ -70,17 +70,12 @@ pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Req
         body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
         headers,
         cookies: None,
-        source_ip: context
-            .identity
-            .as_ref()
-            .and_then(|identity| identity.get("sourceIp"))
-            .and_then(|ip| ip.as_str())
-            .map(str::to_owned),
+        source_ip: context.identity.source_ip.clone(),
         protocol: context.protocol,
         domain_name: context.domain_name,
         default_scheme: "https",
         remote_user: identity::from_authorizer(context.authorizer.as_ref())
-            .or_else(|| identity::from_rest_identity(context.identity.as_ref())),
+            .or_else(|| identity::from_rest_identity(&context.identity)),
     };
     request.stage = request::url_stage(context.stage, request.host(), !is_rest);
     Ok(request)

@@ -23,7 +23,21 @@
 //! VPC Lattice v2: `requestContext.identity.principal` (IAM auth policy). ALB and Lattice v1
 //! carry no authenticated identity in the event.
 
+use serde::Deserialize;
 use serde_json::Value;
+
+/// REST's (and HTTP API 1.0's) `requestContext.identity`: the fields REMOTE_ADDR and REMOTE_USER
+/// come from, typed (it is in every such event; the rest of it is skipped unread).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RestIdentity {
+    #[serde(default)]
+    pub(super) source_ip: Option<String>,
+    #[serde(default)]
+    cognito_identity_id: Option<String>,
+    #[serde(default)]
+    user_arn: Option<String>,
+}
 
 /// REMOTE_USER from an `authorizer` object, as the rule above says.
 pub(super) fn from_authorizer(authorizer: Option<&Value>) -> Option<String> {
@@ -41,9 +55,9 @@ pub(super) fn from_authorizer(authorizer: Option<&Value>) -> Option<String> {
 }
 
 /// REMOTE_USER from REST's (and HTTP API 1.0's) `requestContext.identity`.
-pub(super) fn from_rest_identity(identity: Option<&Value>) -> Option<String> {
-    let identity = identity?;
-    text(identity, &["cognitoIdentityId"]).or_else(|| text(identity, &["userArn"]))
+pub(super) fn from_rest_identity(identity: &RestIdentity) -> Option<String> {
+    let non_empty = |field: &Option<String>| field.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    non_empty(&identity.cognito_identity_id).or_else(|| non_empty(&identity.user_arn))
 }
 
 /// REMOTE_USER from VPC Lattice v2's `requestContext.identity`.
@@ -132,19 +146,14 @@ mod tests {
 
     #[test]
     fn rest_iam_identity_and_lattice_principal() {
+        let rest = |value: Value| from_rest_identity(&serde_json::from_value(value).expect("an identity"));
         let identity = json!({"cognitoIdentityId": null, "userArn": "arn:aws:iam::1:user/erin", "user": "AIDA2"});
-        assert_eq!(
-            from_rest_identity(Some(&identity)),
-            Some("arn:aws:iam::1:user/erin".into())
-        );
+        assert_eq!(rest(identity), Some("arn:aws:iam::1:user/erin".into()));
         let identity = json!({"cognitoIdentityId": "", "userArn": "", "user": "123456789012"});
-        assert_eq!(from_rest_identity(Some(&identity)), None);
+        assert_eq!(rest(identity), None);
         let identity = json!({"cognitoIdentityId": "us-east-1:id", "userArn": "arn:role"});
-        assert_eq!(from_rest_identity(Some(&identity)), Some("us-east-1:id".into()));
-        assert_eq!(
-            from_rest_identity(Some(&json!({"sourceIp": "1.2.3.4", "userArn": ""}))),
-            None
-        );
+        assert_eq!(rest(identity), Some("us-east-1:id".into()));
+        assert_eq!(rest(json!({"sourceIp": "1.2.3.4", "userArn": ""})), None);
         assert_eq!(
             from_lattice_identity(Some(
                 &json!({"type": "AWS_IAM", "principal": "arn:aws:sts::1:assumed-role/r/s"})

@@ -18,6 +18,8 @@ app=$(mktemp -d "$root/tests/.cargo-lambda-app.XXXXXX")
 export PATH=$venv/bin:$PATH
 cp "$root"/examples/flask/*.py "$app"/
 cd "$root"
+# Built first, so that no request below waits on a compile (cargo-lambda builds on first use).
+cargo build --quiet --bin bootstrap
 cargo-lambda lambda watch --invoke-port "$port" --bin bootstrap \
     --env-var WSGI_APP=app:app --env-var LAMBDA_TASK_ROOT="$app" \
     --env-var VIRTUAL_ENV="$venv" >"$log" 2>&1 &

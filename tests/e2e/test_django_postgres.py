@@ -66,7 +66,8 @@ def test_migrations_run_through_the_manage_event(pg_django, postgres):
     assert "Applying auth.0001_initial... OK" in steps["migrate"]
     assert "[X] 0001_initial" in steps["after"]
     # The tables are in PostgreSQL, and so is the admin user.
-    tables = {name for (name,) in postgres.query("notes_e2e", "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    rows = postgres.query("notes_e2e", "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    tables = {name for (name,) in rows}
     assert {"notes_note", "auth_user", "django_migrations"} <= tables
     assert postgres.query("notes_e2e", "SELECT username, is_superuser FROM auth_user") == [[ADMIN_USER, "t"]]
 

@@ -23,8 +23,10 @@ VENV_PY := $(VENV)/bin/python
 MOTO_VENV := .venv-moto
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
+# Debian's PostgreSQL server (the Django example's database tests start their own from it).
+PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,7 +64,7 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 		PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/py$$v $(CARGO) test -p lambda-wsgi; \
 	done
 
-test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real bootstrap via the emulator, once per Python version
+test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## End-to-end tests: real bootstrap via the emulator, once per Python version
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== end to end, Python $$v"; \
@@ -141,6 +143,12 @@ $(VENV)/.layer-tools: $(VENV)/.installed
 /usr/bin/chromedriver:
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+# Debian's PostgreSQL, when no /usr/lib/postgresql/*/bin/initdb exists. The tests run their own
+# server on a temporary directory and port (tests/e2e/pg_server.py), as an unprivileged user.
+install-postgresql:
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
 # A function package for provided.al2023 or a managed python3.x runtime: the app, its
 # requirements (Lambda's platform wheels), and .pyc for all of it. /var/task is read-only on

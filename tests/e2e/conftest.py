@@ -131,6 +131,20 @@ def start_emulator(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (pg_server.py): Debian's binaries on a temporary
+    directory and a free port, stopped at the end. make test-python installs the package."""
+    from pg_server import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("no /usr/lib/postgresql/*/bin/initdb: apt-get install -y postgresql")
+    server = PostgresServer(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def echo(start_emulator):
     return start_emulator("echo:app")
 

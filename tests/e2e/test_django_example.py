@@ -39,8 +39,9 @@ def venv_python_version(venv):
     return (int(match[1]), int(match[2])) if match else None
 
 
-def start_django(start_emulator, tmp_path):
-    """The example as `make run APP=django` serves it, on a fresh SQLite file."""
+def start_django(start_emulator, tmp_path, env=None):
+    """The example as `make run APP=django` serves it, on a fresh SQLite file (`env` adds or
+    overrides variables: DATABASE_URL for PostgreSQL)."""
     venv = django_venv()
     version = venv_python_version(venv)
     if version is None:
@@ -65,6 +66,7 @@ def start_django(start_emulator, tmp_path):
             "DJANGO_CSRF_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
             "DJANGO_SECRET_KEY": "e2e-test-secret-key-not-for-production-0123456789",
             "WSGI_MANAGE_COMMANDS": "true",
+            **(env or {}),
         },
     )
 

@@ -2,7 +2,7 @@
 //! process exits: init errors (`/init/error`) and, under SnapStart, failed hooks.
 
 use crate::error::{AppError, InitError};
-use crate::runtime_api::{ErrorReport, RuntimeApi, requests};
+use crate::runtime_api::{ErrorReport, requests, send_once};
 
 /// The report Lambda gets for a failed init, with the Python traceback as `stackTrace`, like
 /// the managed runtime's.
@@ -44,17 +44,7 @@ pub fn report(address: &str, phase: Phase, report: &ErrorReport) {
         Phase::Init => requests::init_error(report),
         Phase::Restore => requests::restore_error(report),
     };
-    let sent = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| err.to_string())
-        .and_then(|runtime| {
-            let mut api = RuntimeApi::new(address, Default::default());
-            runtime
-                .block_on(api.post("POST error report", request))
-                .map_err(|err| err.to_string())
-        });
-    match sent {
+    match send_once(address, "POST error report", request) {
         Ok(status) if status.is_success() => {}
         Ok(status) => tracing::error!("the Runtime API refused the error report with {status}"),
         Err(err) => tracing::error!("could not report the error to the Runtime API: {err}"),

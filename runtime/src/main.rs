@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use lambda_wsgi::config::{self, Config, Initialization, Platform};
 use lambda_wsgi::error::InitError;
 use lambda_wsgi::init_error::{self, Phase};
+use lambda_wsgi::runtime_api::{ErrorReport, requests, send_once};
+use lambda_wsgi::supervisor::InFlightRecord;
 use lambda_wsgi::wsgi::{Forked, WsgiApp};
 use lambda_wsgi::{interpreter, remote_config, snapshot, supervisor, worker};
 
@@ -37,15 +39,25 @@ fn main() -> ExitCode {
     }
     let mut app = app;
     match platform.max_concurrency {
-        1 => ExitCode::from(worker::run(&config, &platform, &mut app)),
-        workers => supervisor::supervise(workers, |_slot| match app.fork_worker() {
-            Ok(Forked::Parent(pid)) => Ok(nix::unistd::Pid::from_raw(pid)),
-            Ok(Forked::Child) => {
-                supervisor::enter_worker();
-                std::process::exit(i32::from(worker::run(&config, &platform, &mut app)))
-            }
-            Err(err) => Err(err.to_string()),
-        }),
+        1 => ExitCode::from(worker::run(&config, &platform, &mut app, None)),
+        workers => supervisor::supervise(
+            workers,
+            |record: &InFlightRecord| match app.fork_worker() {
+                Ok(Forked::Parent(pid)) => Ok(nix::unistd::Pid::from_raw(pid)),
+                Ok(Forked::Child) => {
+                    supervisor::enter_worker();
+                    std::process::exit(i32::from(worker::run(&config, &platform, &mut app, Some(record))))
+                }
+                Err(err) => Err(err.to_string()),
+            },
+            |request_id: &str, why: &str| {
+                let report = ErrorReport::new("Runtime.WorkerDied", why);
+                match send_once(&address, "POST /error", requests::invocation_error(request_id, &report)) {
+                    Ok(status) => tracing::error!(requestId = %request_id, "reported as failed ({status}): {why}"),
+                    Err(err) => tracing::error!(requestId = %request_id, "could not report the lost invocation: {err}"),
+                }
+            },
+        ),
     }
 }
 

@@ -328,6 +328,18 @@ impl RuntimeApi {
     }
 }
 
+/// Sends one request from a process that is not serving (an init error, the supervisor
+/// reporting a dead worker's invocation), on a runtime and a connection of its own that end
+/// with it. Returns Lambda's status, or what went wrong, as text for the log.
+pub fn send_once(address: &str, what: &'static str, request: Request<Body>) -> Result<StatusCode, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())?;
+    let mut api = RuntimeApi::new(address, Arc::default());
+    runtime.block_on(api.post(what, request)).map_err(|err| err.to_string())
+}
+
 /// The context of one invocation from `/invocation/next`'s headers.
 pub fn invocation_context(headers: &HeaderMap, function: &Arc<FunctionInfo>) -> Result<InvocationContext, String> {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());

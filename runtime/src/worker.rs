@@ -9,13 +9,15 @@ use crate::context::InvocationContext;
 use crate::invoke;
 use crate::runtime_api::{ErrorReport, RuntimeApi};
 use crate::serve;
+use crate::supervisor::InFlightRecord;
 use crate::wsgi::{Offer, WsgiApp};
 
 /// The exit status of a worker that could not serve on.
 const FAILED: u8 = 1;
 
-/// Serves until the end; the exit status says how it ended (0: shut down, 1: failed).
-pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp) -> u8 {
+/// Serves until the end; the exit status says how it ended (0: shut down, 1: failed). A
+/// Managed Instances worker notes each invocation in `record` for its supervisor.
+pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp, record: Option<&InFlightRecord>) -> u8 {
     if let Err(err) = app.start_serving() {
         tracing::error!("cannot start serving: {err}");
         return FAILED;
@@ -35,7 +37,9 @@ pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp) -> u8 {
             match config.invoke_mode {
                 InvokeMode::Buffered => {
                     serve::serve(&mut api, |event: &str, context: &InvocationContext| {
-                        invoke::handle(app, config, event, context).map_err(ErrorReport::from)
+                        tracked(record, context, || {
+                            invoke::handle(app, config, event, context).map_err(ErrorReport::from)
+                        })
                     })
                     .await
                 }
@@ -46,7 +50,9 @@ pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp) -> u8 {
                         function,
                         config.deadline_margin,
                         |event: &str, context: &InvocationContext, out: &mut dyn FnMut(&[u8]) -> Offer| {
-                            invoke::handle_streaming(app, config, event, context, out).map_err(ErrorReport::from)
+                            tracked(record, context, || {
+                                invoke::handle_streaming(app, config, event, context, out).map_err(ErrorReport::from)
+                            })
                         },
                     )
                     .await
@@ -71,6 +77,18 @@ pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp) -> u8 {
             }
         }
     })
+}
+
+/// Runs one invocation with its request id in `record`, if there is one.
+fn tracked<R>(record: Option<&InFlightRecord>, context: &InvocationContext, handle: impl FnOnce() -> R) -> R {
+    if let Some(record) = record {
+        record.begin(&context.request_id);
+    }
+    let outcome = handle();
+    if let Some(record) = record {
+        record.end();
+    }
+    outcome
 }
 
 /// SIGTERM (Lambda's shutdown) or SIGINT (Ctrl-C locally), by name.

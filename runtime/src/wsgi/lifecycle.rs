@@ -27,10 +27,15 @@ impl WsgiApp {
     }
 
     /// Managed Instances: forks a worker that shares the imported app (Python's own `os.fork`,
-    /// so the interpreter's state is made right in the child).
+    /// so the interpreter's state is made right in the child). Its environs say
+    /// `wsgi.multiprocess`: the app is served by several processes at once.
     pub fn fork_worker(&self) -> Result<Forked, AppError> {
         Python::attach(|py| {
             let support = self.support.bind(py);
+            self.base_environ
+                .bind(py)
+                .set_item("wsgi.multiprocess", true)
+                .map_err(|err| raised(py, support, &err))?;
             let pid: i32 = support
                 .call_method0("fork_worker")
                 .and_then(|pid| pid.extract())

@@ -24,7 +24,7 @@ MOTO_VENV := .venv-moto
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 
-.PHONY: help run invoke test test-rust test-python test-layer test-templates test-cdk nodejs lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
+.PHONY: help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,7 @@ test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver ##
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
 	$(VENV)/bin/pytest -q -p no:cacheprovider sam-templates/test_templates.py
 
+.PHONY: test-cdk nodejs
 test-cdk: $(VENV)/.installed nodejs ## Synthesize the CDK app in cdk/ offline: assertions on the template, then cfn-lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider cdk/test_stack.py
 

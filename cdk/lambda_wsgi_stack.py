@@ -19,9 +19,12 @@ the context key and its allowed values.
 
 from __future__ import annotations
 
+import re
 import shutil
+import struct
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 SNAPSTART_MIN_PYTHON = (3, 12)
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
+# ELF e_machine of each architecture's binaries (System V ABI: EM_X86_64, EM_AARCH64).
+ELF_MACHINES = {"x86_64": 62, "arm64": 183}
 # pip's platform tag for Lambda's wheels (glibc 2.17+, older than Amazon Linux 2's and 2023's).
 PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
@@ -58,6 +63,35 @@ class SettingsError(ValueError):
 def default_layer_zip(arch: str) -> Path:
     """Where `make layer` writes the layer for an architecture."""
     return REPO_ROOT / "dist" / f"lambda-wsgi-layer-{arch}.zip"
+
+
+def check_layer_zip(path: Path, python: str, arch: str) -> None:
+    """The zip must be a layer this function can run: the exec wrapper at its root (/opt/lambda-wsgi
+    once unpacked) and a bootstrap for this Python built for this architecture, where the wrapper
+    looks for it (lambda-wsgi-bin/bootstrap-py3.X). Without one, the wrapper would start the managed
+    runtime instead, which cannot serve a WSGI app."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            wanted = re.compile(rf"lambda-wsgi-bin/bootstrap-py{re.escape(python)}(?![0-9])")
+            bootstraps = sorted(name for name in names if wanted.match(name))
+            heads = {name: archive.open(name).read(20) for name in bootstraps}
+    except zipfile.BadZipFile as error:
+        raise SettingsError(f"the layer zip {path} is not a zip: {error}") from error
+    if EXEC_WRAPPER.removeprefix("/opt/") not in names:
+        raise SettingsError(f"the layer zip {path} has no exec wrapper {EXEC_WRAPPER.removeprefix('/opt/')!r} at its root")
+    if not bootstraps:
+        raise SettingsError(
+            f"the layer zip {path} has no bootstrap for Python {python} (lambda-wsgi-bin/bootstrap-py{python}): "
+            "build the layer for that Python, or choose another with -c python=3.X"
+        )
+    for name, head in heads.items():
+        machine = struct.unpack_from("<H", head, 18)[0] if head[:4] == b"\x7fELF" and len(head) == 20 else None
+        if machine != ELF_MACHINES[arch]:
+            raise SettingsError(
+                f"the layer zip {path}: {name} is not an {arch} binary; arch={arch} needs "
+                f"dist/lambda-wsgi-layer-{arch}.zip (or -c layer_zip= a layer built for {arch})"
+            )
 
 
 def _runtime(python: str) -> lambda_.Runtime:
@@ -101,6 +135,7 @@ class StackSettings:
                 f"the layer zip {self.layer_path} does not exist: run `make layer` at the repository root, "
                 "or pass -c layer_zip=PATH"
             )
+        check_layer_zip(self.layer_path, self.python, self.arch)
         if not (self.app_dir / "requirements.txt").is_file():
             raise SettingsError(f"context app_dir={str(self.app_dir)!r}: no requirements.txt there")
 

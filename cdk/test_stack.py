@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import zipfile
@@ -43,13 +44,31 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 
 
-@pytest.fixture(scope="session")
-def layer_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("layer") / "lambda-wsgi-layer-test.zip"
+def _elf_head(arch: str) -> bytes:
+    """The first 20 bytes of a 64-bit little-endian ELF shared object for the architecture."""
+    machine = {"x86_64": 62, "arm64": 183}[arch]  # EM_X86_64, EM_AARCH64 (System V ABI)
+    return b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + struct.pack("<HH", 3, machine)
+
+
+def _layer(path: Path, arch: str, pythons: list[str] = PYTHONS, wrapper: bool = True) -> Path:
+    """A stand-in for make layer's zip: the wrapper and a bootstrap per Python (an ELF head only)."""
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("lambda-wsgi", "#!/bin/sh\n# a stand-in for the exec wrapper\n")
-        archive.writestr("lambda-wsgi-bin/bootstrap-py3.12", "not a binary\n")
+        if wrapper:
+            archive.writestr("lambda-wsgi", "#!/bin/sh\n# a stand-in for the exec wrapper\n")
+        for python in pythons:
+            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}", _elf_head(arch))
     return path
+
+
+@pytest.fixture(scope="session")
+def layer_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("layer")
+    return {arch: _layer(directory / f"lambda-wsgi-layer-{arch}.zip", arch) for arch in ("x86_64", "arm64")}
+
+
+@pytest.fixture(scope="session")
+def layer_zip(layer_zips: dict[str, Path]) -> Path:
+    return layer_zips["x86_64"]
 
 
 class Synth:
@@ -75,7 +94,7 @@ class Synth:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory, layer_zip: Path):
+def synth(tmp_path_factory: pytest.TempPathFactory, layer_zips: dict[str, Path]):
     """synth(python=..., arch=..., snapstart=...): synthesized once per set of values."""
     cache: dict[str, Synth] = {}
 
@@ -83,6 +102,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, layer_zip: Path):
         key = json.dumps(context, sort_keys=True)
         if key not in cache:
             outdir = tmp_path_factory.mktemp("cdk.out")
+            layer_zip = layer_zips[context.get("arch", CDK_JSON["context"]["arch"])]
             cache[key] = Synth(outdir, {"layer_zip": str(layer_zip), **NO_BUNDLING, **context})
         return cache[key]
 
@@ -113,7 +133,7 @@ def test_both_functions_share_one_code_asset(synth) -> None:
     assert len(codes) == 2 and codes[0] == codes[1]
 
 
-def test_layer_is_the_given_zip(synth, layer_zip: Path) -> None:
+def test_layer_is_the_given_zip(synth, layer_zip: Path) -> None:  # the x86_64 one
     s = synth()
     _, layer = s.one("AWS::Lambda::LayerVersion")
     props = layer["Properties"]
@@ -248,6 +268,34 @@ def test_bad_context_is_rejected(layer_zip: Path, context: dict[str, Any], messa
         StackSettings.from_context(app.node)
 
 
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        (lambda p: _layer(p, "arm64"), r"bootstrap-py3\.12 is not an x86_64 binary; arch=x86_64 needs "
+                                        r"dist/lambda-wsgi-layer-x86_64\.zip"),
+        (lambda p: _layer(p, "x86_64", pythons=["3.11", "3.13"]), r"no bootstrap for Python 3\.12"),
+        (lambda p: _layer(p, "x86_64", pythons=["3.120"]), r"no bootstrap for Python 3\.12"),
+        (lambda p: _layer(p, "x86_64", wrapper=False), r"no exec wrapper 'lambda-wsgi' at its root"),
+        (lambda p: p.write_text("not a zip") and p, r"is not a zip"),
+    ],
+    ids=["wrong-arch", "no-bootstrap-for-python", "3.120-is-not-3.12", "no-wrapper", "not-a-zip"],
+)
+def test_layer_zip_that_cannot_serve_is_rejected(tmp_path: Path, layer, message: str) -> None:
+    path = tmp_path / "layer.zip"
+    layer(path)
+    app = cdk.App(context={**CDK_JSON["context"], "layer_zip": str(path)})
+    with pytest.raises(SettingsError, match=message):
+        StackSettings.from_context(app.node)
+
+
+def test_layer_check_looks_where_the_wrapper_and_make_layer_put_the_bootstraps() -> None:
+    """check_layer_zip's names are layer/package.py's and the wrapper's: if they change, so must it."""
+    assert 'layer_dir/lambda-wsgi-bin/bootstrap-py$version"' in (REPO_ROOT / "layer" / "lambda-wsgi").read_text()
+    package = (REPO_ROOT / "layer" / "package.py").read_text()
+    assert 'add(archive, WRAPPER, "lambda-wsgi")' in package
+    assert 'f"lambda-wsgi-bin/bootstrap-py{version}"' in package
+
+
 def test_python_may_be_given_as_the_runtime_name(layer_zip: Path) -> None:
     app = cdk.App(context={"python": "python3.13", "layer_zip": str(layer_zip)})
     assert StackSettings.from_context(app.node).runtime.name == "python3.13"
@@ -279,11 +327,12 @@ def test_cfn_lint(synth, context: dict[str, Any]) -> None:
 
 # --- app.py as the cdk CLI runs it -------------------------------------------------------------
 
-def test_app_py_synthesizes_as_cdk_synth_runs_it(tmp_path: Path, layer_zip: Path) -> None:
+def test_app_py_synthesizes_as_cdk_synth_runs_it(tmp_path: Path, layer_zips: dict[str, Path]) -> None:
     """`cdk synth` runs cdk.json's "app" in this directory with the merged context in
     CDK_CONTEXT_JSON and the output directory in CDK_OUTDIR."""
     assert CDK_JSON["app"] == "python3 app.py"
-    context = {**CDK_JSON["context"], **NO_BUNDLING, "layer_zip": str(layer_zip), "python": "3.13", "arch": "arm64"}
+    context = {**CDK_JSON["context"], **NO_BUNDLING, "layer_zip": str(layer_zips["arm64"]), "python": "3.13",
+               "arch": "arm64"}
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
     run = subprocess.run([sys.executable, "app.py"], cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -314,7 +363,7 @@ RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 @pytest.mark.parametrize(("python", "arch"), [("3.13", "arm64"), (RUNNING_PYTHON, "x86_64")])
 def test_local_bundling_installs_the_target_platforms_wheels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layer_zip: Path, python: str, arch: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layer_zips: dict[str, Path], python: str, arch: str
 ) -> None:
     app_dir = tmp_path / "app"
     (app_dir / "events").mkdir(parents=True)
@@ -330,7 +379,7 @@ def test_local_bundling_installs_the_target_platforms_wheels(
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
 
     outdir = tmp_path / "cdk.out"
-    s = Synth(outdir, {"layer_zip": str(layer_zip), "app_dir": str(app_dir), "python": python, "arch": arch,
+    s = Synth(outdir, {"layer_zip": str(layer_zips[arch]), "app_dir": str(app_dir), "python": python, "arch": arch,
                        "aws:cdk:bundling-stacks": ["**"]})
     _, fn = s.function("buffered")
     bundle = outdir / f"asset.{fn['Properties']['Code']['S3Key'].removesuffix('.zip')}"

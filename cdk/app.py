@@ -8,6 +8,8 @@ Context values (cdk.json, or `-c key=value` on the command line):
   layer_zip  the layer (default ../dist/lambda-wsgi-layer-<arch>.zip, written by `make layer`)
   app_dir    the app with its requirements.txt (default ../examples/flask)
   handler    the WSGI app as module.attr (default app.app)
+  stack_name the stack's name (default LambdaWsgiFlask)
+Paths are relative to this directory.
 """
 
 import sys

@@ -175,7 +175,8 @@ class StackSettings:
 class PipLocalBundling:
     """Builds the code asset without Docker: the app's files plus its requirements.txt, installed
     by pip from Lambda's platform wheels for the target Python and architecture (as `make package`
-    does). `.pyc` files are compiled only when the Python running the CDK app is the target's."""
+    does). `.pyc` files are compiled only when the Python running the CDK app is the target's.
+    When pip fails (no such wheel, no index), the CDK bundles in Docker instead."""
 
     def __init__(self, app_dir: Path, python: str, arch: str) -> None:
         self.app_dir = app_dir
@@ -184,13 +185,15 @@ class PipLocalBundling:
 
     def try_bundle(self, output_dir: str, *_args: Any, **_options: Any) -> bool:
         out = Path(output_dir)
-        subprocess.run(
+        pip = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--target", str(out), "--implementation", "cp", "--python-version", self.python,
              "--platform", PIP_PLATFORMS[self.arch], "--only-binary=:all:",
              "-r", str(self.app_dir / "requirements.txt")],
-            check=True,
         )
+        if pip.returncode != 0:
+            print("lambda-wsgi: pip could not bundle the app here; trying Docker", file=sys.stderr)
+            return False
         shutil.copytree(self.app_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*APP_EXCLUDES))
         if f"{sys.version_info.major}.{sys.version_info.minor}" == self.python:
             subprocess.run(

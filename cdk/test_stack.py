@@ -29,6 +29,7 @@ from aws_cdk.assertions import Match, Template
 from lambda_wsgi_stack import (
     REPO_ROOT,
     LambdaWsgiStack,
+    PipLocalBundling,
     SettingsError,
     StackSettings,
     default_layer_zip,
@@ -390,3 +391,14 @@ def test_local_bundling_installs_the_target_platforms_wheels(
     assert not (bundle / "events").exists()
     # .pyc only when the Python running the CDK app is the target's (it writes its own version's).
     assert (bundle / "__pycache__" / f"app.cpython-{tag}.pyc").is_file() == (python == RUNNING_PYTHON)
+
+
+def test_local_bundling_declines_when_pip_cannot_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No wheel for the target: try_bundle answers False, so the CDK bundles in Docker instead."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "requirements.txt").write_text("lwtestdep==1.0\n")
+    (tmp_path / "wheels").mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
+    assert PipLocalBundling(app_dir, "3.12", "arm64").try_bundle(str(tmp_path / "out")) is False

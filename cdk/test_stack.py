@@ -328,20 +328,31 @@ def test_cfn_lint(synth, context: dict[str, Any]) -> None:
 
 # --- app.py as the cdk CLI runs it -------------------------------------------------------------
 
-def test_app_py_synthesizes_as_cdk_synth_runs_it(tmp_path: Path, layer_zips: dict[str, Path]) -> None:
+def _run_app_py(outdir: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """`cdk synth` runs cdk.json's "app" in this directory with the merged context in
     CDK_CONTEXT_JSON and the output directory in CDK_OUTDIR."""
     assert CDK_JSON["app"] == "python3 app.py"
-    context = {**CDK_JSON["context"], **NO_BUNDLING, "layer_zip": str(layer_zips["arm64"]), "python": "3.13",
-               "arch": "arm64"}
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
-    run = subprocess.run([sys.executable, "app.py"], cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "CDK_OUTDIR": str(outdir),
+           "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON["context"], **NO_BUNDLING, **context})}
+    return subprocess.run([sys.executable, "app.py"], cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_app_py_synthesizes_as_cdk_synth_runs_it(tmp_path: Path, layer_zips: dict[str, Path]) -> None:
+    run = _run_app_py(tmp_path, {"layer_zip": str(layer_zips["arm64"]), "python": "3.13", "arch": "arm64"})
     assert run.returncode == 0, run.stderr
     template = json.loads((tmp_path / "LambdaWsgiFlask.template.json").read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert [(f["Properties"]["Runtime"], f["Properties"]["Architectures"]) for f in functions] == [
         ("python3.13", ["arm64"])
     ] * 2
+
+
+def test_app_py_stops_on_a_bad_value_with_the_message_only(tmp_path: Path, layer_zip: Path) -> None:
+    run = _run_app_py(tmp_path, {"layer_zip": str(layer_zip), "python": "3.9"})
+    assert run.returncode == 1
+    assert "error: context python='3.9': the layer supports Python 3.10, 3.11, 3.12, 3.13, 3.14\n" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "LambdaWsgiFlask.template.json").exists()
 
 
 # --- local bundling: the app and its requirements, from Lambda's platform wheels -----------------

@@ -47,7 +47,7 @@ bootstrap-%:
 	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
 	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
 
-test: lint test-rust test-python test-templates test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the layer
+test: lint test-rust test-python test-templates test-cdk test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the CDK app, the layer
 
 lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
 	$(CARGO) fmt --all -- --check
@@ -78,6 +78,16 @@ test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
 	$(VENV)/bin/pytest -q -p no:cacheprovider sam-templates/test_templates.py
+
+.PHONY: test-cdk nodejs
+test-cdk: $(VENV)/.installed nodejs ## Synthesize the CDK app in cdk/ offline: assertions on the template, then cfn-lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider cdk/test_stack.py
+
+# Node.js from Debian's packages when there is no node: aws-cdk-lib's Python library runs on jsii, which starts node.
+nodejs:
+	@command -v node >/dev/null || { \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 
 test-layer: layer build ## The layer played as on a managed python3.x runtime (opt/, var/task, var/lang in a temp root)
 	LAMBDA_WSGI_LAYER=$(abspath $(LAYER_ZIP)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \

@@ -59,6 +59,15 @@ pub enum AppError {
     /// The application broke PEP 3333 (bad status, CR/LF in a header, no `start_response`, ...).
     #[error("WSGI protocol error: {0}")]
     Protocol(String),
+    /// A buffered response body grew past what its front door accepts; the runtime stopped
+    /// reading it there (and closed the iterable) instead of holding all of it.
+    #[error("the response body passed {raw_limit} bytes ({collected} read when the runtime stopped reading it)")]
+    ResponseTooLarge {
+        /// Body bytes read, the last chunk included.
+        collected: usize,
+        /// The raw body size past which the rendered JSON is certainly over the limit.
+        raw_limit: usize,
+    },
     /// The app was still running `margin_ms` before the invocation deadline and was interrupted.
     #[error("the application was still running {margin_ms} ms before the invocation deadline and was interrupted")]
     DeadlineExceeded {
@@ -73,6 +82,7 @@ impl AppError {
         match self {
             Self::Raised { type_name, .. } => type_name.clone(),
             Self::Protocol(_) => "WSGIProtocolError".to_owned(),
+            Self::ResponseTooLarge { .. } => "ResponseTooLarge".to_owned(),
             Self::DeadlineExceeded { .. } => "DeadlineExceeded".to_owned(),
         }
     }

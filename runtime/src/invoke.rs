@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use crate::config::{Config, ErrorMode, WSGI_MANAGE_COMMANDS};
 use crate::error::{AppError, EventError};
 use crate::event::direct::Direct;
-use crate::response::{AppResponse, EventResponse};
+use crate::response::{AppResponse, BodyCap, EventResponse};
 use crate::wsgi::{BodySink, WsgiApp};
 use crate::{environ, event, response};
 
@@ -126,38 +126,70 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
     let is_head = request.method.eq_ignore_ascii_case("HEAD");
     let method_and_path = || format!("{} {}", request.method, request.path_for_logs());
     let environ = environ::build(&request, config);
-    let answer = match app.call(environ, event, context) {
+    let limit = response::response_limit(source, config.max_response_bytes);
+    let cap = BodyCap {
+        json_limit: limit,
+        extra_text_types: &config.text_mime_types,
+    };
+    let answer = match app.call(environ, event, context, cap, is_head) {
         Ok(answer) => answer,
+        Err(AppError::ResponseTooLarge { collected, .. }) => {
+            let size = format!("its body passed {collected} bytes (the runtime stopped reading there), so it is");
+            return Ok(too_large(
+                source,
+                is_head,
+                config,
+                context,
+                &method_and_path(),
+                &size,
+                limit,
+            ));
+        }
         Err(err) => {
             log_app_error(&err, context, &method_and_path());
             error_answer(err, config).map_err(NotHttp::Failed)?
         }
     };
     let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
-    let limit = response::response_limit(source, config.max_response_bytes);
     if let Some(size) = rendered.size_if_over(limit) {
-        tracing::error!(
-            request_id = %context.request_id,
-            "500 for {}: the response is {size} bytes of JSON, over the {limit}-byte limit for {} \
-             (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
-             Stream it (WSGI_INVOKE_MODE=response_stream with a RESPONSE_STREAM function URL), \
-             serve large files from S3 (redirect to a presigned URL), or compress the response.",
-            method_and_path(),
-            source.name()
-        );
-        let answer = AppResponse::plain(
-            500,
-            "Internal Server Error",
-            "Internal Server Error: the response is too large\n",
-        );
-        return Ok(Answer::Http(response::render(
+        let size = format!("it is {size} bytes of JSON,");
+        return Ok(too_large(
             source,
-            &answer,
             is_head,
-            &config.text_mime_types,
-        )));
+            config,
+            context,
+            &method_and_path(),
+            &size,
+            limit,
+        ));
     }
     Ok(Answer::Http(rendered))
+}
+
+/// The 500 for a response over `limit`, and the log line saying why (`size`: how big it got).
+fn too_large(
+    source: event::Source,
+    is_head: bool,
+    config: &Config,
+    context: &InvocationContext,
+    request_line: &str,
+    size: &str,
+    limit: usize,
+) -> Answer {
+    tracing::error!(
+        request_id = %context.request_id,
+        "500 for {request_line}: the response is too large: {size} over the {limit}-byte limit for {} \
+         (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
+         Stream it (WSGI_INVOKE_MODE=response_stream with a RESPONSE_STREAM function URL), \
+         serve large files from S3 (redirect to a presigned URL), or compress the response.",
+        source.name()
+    );
+    let answer = AppResponse::plain(
+        500,
+        "Internal Server Error",
+        "Internal Server Error: the response is too large\n",
+    );
+    Answer::Http(response::render(source, &answer, is_head, &config.text_mime_types))
 }
 
 /// Why [`handle_http`] did not answer.
@@ -340,7 +372,9 @@ fn log_app_error(err: &AppError, context: &InvocationContext, request: &str) {
             "500 for {request}: the application raised {err}\n{}",
             traceback.join("\n")
         ),
-        AppError::Protocol(_) => tracing::error!(request_id = %context.request_id, "500 for {request}: {err}"),
+        AppError::Protocol(_) | AppError::ResponseTooLarge { .. } => {
+            tracing::error!(request_id = %context.request_id, "500 for {request}: {err}")
+        }
         AppError::DeadlineExceeded { .. } => {
             tracing::error!(request_id = %context.request_id, "504 for {request}: {err}")
         }

@@ -17,7 +17,7 @@ use crate::environ::Environ;
 use crate::error::AppError;
 use crate::interpreter;
 use crate::invoke::InvocationContext;
-use crate::response::AppResponse;
+use crate::response::{AppResponse, BodyCap};
 
 use self::context::LambdaContext;
 use self::deadline::DeadlineGuard;
@@ -71,9 +71,18 @@ impl WsgiApp {
     }
 
     /// Calls the application once and buffers its response. `event` is the raw event JSON,
-    /// exposed lazily as `lambda.event`.
-    pub fn call(&self, environ: Environ, event: &str, context: &InvocationContext) -> Result<AppResponse, AppError> {
-        let mut buffer = Buffered::default();
+    /// exposed lazily as `lambda.event`. A body past `cap` stops the reading (the iterable is
+    /// closed) and is [`AppError::ResponseTooLarge`]; for HEAD (`is_head`) the body is read and
+    /// dropped, since none is sent.
+    pub fn call(
+        &self,
+        environ: Environ,
+        event: &str,
+        context: &InvocationContext,
+        cap: BodyCap<'_>,
+        is_head: bool,
+    ) -> Result<AppResponse, AppError> {
+        let mut buffer = Buffered::new(cap, is_head);
         self.stream(environ, event, context, &mut buffer)?;
         buffer.into_response()
     }
@@ -127,7 +136,7 @@ impl WsgiApp {
             }
             outcome?;
             // An empty body: the head goes out now, with whatever write() produced.
-            body.send_head().map_err(|e| e.into_app_error(py, support))
+            body.send_head().map(drop).map_err(|e| e.into_app_error(py, support))
         })
     }
 
@@ -218,27 +227,65 @@ pub trait BodySink {
 }
 
 /// The sink behind [`WsgiApp::call`].
-#[derive(Default)]
-struct Buffered {
+struct Buffered<'a> {
     /// Status, reason and headers.
     head: Option<(u16, String, Headers)>,
     body: Vec<u8>,
+    cap: BodyCap<'a>,
+    /// `cap` for this response's headers, once they are known.
+    raw_limit: usize,
+    /// False for HEAD: nothing of the body is sent, so nothing is kept.
+    keep: bool,
+    /// Set when the body passed `raw_limit`: how many bytes had come.
+    too_large: Option<usize>,
 }
 
 type Headers = Vec<(String, String)>;
 
-impl BodySink for Buffered {
+impl<'a> Buffered<'a> {
+    fn new(cap: BodyCap<'a>, is_head: bool) -> Self {
+        Buffered {
+            head: None,
+            body: Vec::new(),
+            cap,
+            raw_limit: cap.json_limit,
+            keep: !is_head,
+            too_large: None,
+        }
+    }
+}
+
+impl BodySink for Buffered<'_> {
     fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
+        self.raw_limit = self.cap.raw_limit(headers);
         self.head = Some((status, reason.to_owned(), headers.to_vec()));
     }
     fn data(&mut self, chunk: &[u8]) -> bool {
+        if self.too_large.is_some() {
+            return false;
+        }
+        if !self.keep {
+            return true;
+        }
+        let collected = self.body.len().saturating_add(chunk.len());
+        if collected > self.raw_limit {
+            self.too_large = Some(collected);
+            self.body = Vec::new();
+            return false;
+        }
         self.body.extend_from_slice(chunk);
         true
     }
 }
 
-impl Buffered {
+impl Buffered<'_> {
     fn into_response(self) -> Result<AppResponse, AppError> {
+        if let Some(collected) = self.too_large {
+            return Err(AppError::ResponseTooLarge {
+                collected,
+                raw_limit: self.raw_limit,
+            });
+        }
         let (status, reason, headers) = self
             .head
             .ok_or_else(|| AppError::Protocol("the application returned without calling start_response".into()))?;
@@ -259,12 +306,20 @@ struct Body<'a, 'py> {
 }
 
 impl Body<'_, '_> {
-    /// Reads the whole iterable. Lists and tuples of bytes (the common case) skip the iterator
-    /// protocol, and a `wsgi.file_wrapper` is read in one call.
+    /// Reads the iterable until it ends or the sink wants no more. Lists and tuples of bytes
+    /// (the common case) skip the iterator protocol, and a `wsgi.file_wrapper` is read with
+    /// `read(block_size)` calls, so a large file is never held whole.
     fn read(&mut self, iterable: &Bound<'_, PyAny>) -> Result<(), BodyError> {
         if let Ok(wrapper) = iterable.cast::<FileWrapper>() {
-            let chunk = wrapper.get().filelike.bind(iterable.py()).call_method0("read")?;
-            self.push(&chunk)?;
+            let wrapper = wrapper.get();
+            let filelike = wrapper.filelike.bind(iterable.py());
+            let read = pyo3::intern!(iterable.py(), "read");
+            loop {
+                let chunk = filelike.call_method1(read, (wrapper.block_size,))?;
+                if !chunk.is_truthy()? || !self.push(&chunk)? {
+                    break;
+                }
+            }
         } else if let Ok(list) = iterable.cast::<PyList>() {
             for chunk in list.iter() {
                 if !self.push(&chunk)? {
@@ -311,12 +366,12 @@ impl Body<'_, '_> {
             ));
         }
         self.start_response.borrow_mut().body_started = true;
-        self.send_head()?;
-        Ok(self.sink.data(bytes))
+        Ok(self.send_head()? && self.sink.data(bytes))
     }
 
-    /// Sends the status and headers unless they went already, then any write() output waiting.
-    fn send_head(&mut self) -> Result<(), BodyError> {
+    /// Sends the status and headers unless they went already, then any write() output waiting;
+    /// false when the sink wants no more.
+    fn send_head(&mut self) -> Result<bool, BodyError> {
         let mut state = self.start_response.borrow_mut();
         if !self.head_sent {
             let Some((status, reason)) = state.status.clone() else {
@@ -329,10 +384,7 @@ impl Body<'_, '_> {
         }
         let written = std::mem::take(&mut state.written);
         drop(state);
-        if !written.is_empty() {
-            self.sink.data(&written);
-        }
-        Ok(())
+        Ok(written.is_empty() || self.sink.data(&written))
     }
 }
 

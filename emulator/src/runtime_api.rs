@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::broker::{Broker, Outcome, Streamed};
+use crate::broker::{Broker, Outcome, Streamed, Trace};
 use crate::child::RuntimeState;
 
 const BASE: &str = "/2018-06-01/runtime";
@@ -41,6 +41,7 @@ impl RuntimeApi {
         if streaming && method == Method::POST && path.ends_with("/response") {
             return Ok(self.stream(&path, request.into_body()).await);
         }
+        let trace = invoke_trace(request.headers());
         let body = match request.into_body().collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
@@ -64,7 +65,7 @@ impl RuntimeApi {
                 self.state.record_init_error(body);
                 accepted()
             }
-            (&Method::POST, ["2015-03-31", "functions", _, "invocations"]) => self.invoke(body).await,
+            (&Method::POST, ["2015-03-31", "functions", _, "invocations"]) => self.invoke(body, trace).await,
             _ => json(
                 StatusCode::NOT_FOUND,
                 &format!("no such endpoint: {method} {path} (Runtime API base is {BASE})"),
@@ -113,13 +114,16 @@ impl RuntimeApi {
             std::io::stdout().flush().ok();
         }
         let delivered = self.broker.next().await;
-        Response::builder()
+        let mut response = Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "application/json")
             .header("lambda-runtime-aws-request-id", &delivered.request_id)
             .header("lambda-runtime-deadline-ms", delivered.deadline_ms.to_string())
-            .header("lambda-runtime-invoked-function-arn", &self.function_arn)
-            .header("lambda-runtime-trace-id", &delivered.trace_id)
+            .header("lambda-runtime-invoked-function-arn", &self.function_arn);
+        if let Some(trace_id) = &delivered.trace_id {
+            response = response.header("lambda-runtime-trace-id", trace_id);
+        }
+        response
             .body(Full::new(delivered.event))
             .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
     }
@@ -136,8 +140,8 @@ impl RuntimeApi {
     }
 
     /// Lambda's Invoke API: 200 with the payload, `X-Amz-Function-Error` for function errors.
-    async fn invoke(&self, event: Bytes) -> HttpResponse {
-        let (status, function_error, body) = match self.broker.invoke(event).await {
+    async fn invoke(&self, event: Bytes, trace: Trace) -> HttpResponse {
+        let (status, function_error, body) = match self.broker.invoke_traced(event, trace).await {
             Outcome::Response(body) => (StatusCode::OK, None, body),
             Outcome::Stream(streamed) => match streamed.collect().await {
                 Ok(body) => (StatusCode::OK, None, body),
@@ -164,6 +168,18 @@ impl RuntimeApi {
         response
             .body(Full::new(body))
             .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
+    }
+}
+
+/// The trace header of an Invoke API request: `X-Amzn-Trace-Id` continues the caller's trace, as
+/// on Lambda; an empty one (the emulator's own convention, for tests) sends the invocation with
+/// no trace header at all; without one, the invocation gets a new trace id.
+fn invoke_trace(headers: &hyper::HeaderMap) -> Trace {
+    match headers.get("x-amzn-trace-id").map(|value| value.to_str()) {
+        None => Trace::New,
+        Some(Ok(value)) if value.trim().is_empty() => Trace::Untraced,
+        Some(Ok(value)) => Trace::Given(value.trim().to_owned()),
+        Some(Err(_)) => Trace::New,
     }
 }
 

@@ -12,6 +12,12 @@ pub enum EventError {
     /// The event is not JSON of any HTTP source this runtime knows.
     #[error("unsupported event: {0}")]
     Unsupported(String),
+    /// The event bytes are not UTF-8, so they cannot be JSON.
+    #[error("unsupported event: the event is not UTF-8 (invalid byte at offset {offset}), so it is not JSON")]
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
     /// The event looks like a known source but a field is missing or has the wrong type.
     #[error("invalid {source_name} event: [{path}] {message}")]
     Malformed {
@@ -36,7 +42,7 @@ impl EventError {
     /// The stable `errorType` reported to Lambda.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::Unsupported(_) => "UnsupportedEvent",
+            Self::Unsupported(_) | Self::NotUtf8 { .. } => "UnsupportedEvent",
             Self::Malformed { .. } => "InvalidEvent",
             Self::BadBody { .. } => "InvalidBody",
         }

@@ -103,6 +103,39 @@ impl Serialize for Answer {
     }
 }
 
+/// [`handle`] for the event as the Runtime API delivered it: bytes. An event that is not UTF-8
+/// is reported as such, not as a JSON syntax error in an empty string.
+pub fn handle_raw(
+    app: &WsgiApp,
+    config: &Config,
+    event: &[u8],
+    context: &InvocationContext,
+) -> Result<Answer, InvokeError> {
+    handle(app, config, event_text(event)?, context)
+}
+
+/// [`handle_streaming`] for the event as the Runtime API delivered it: bytes.
+pub fn handle_streaming_raw(
+    app: &WsgiApp,
+    config: &Config,
+    event: &[u8],
+    context: &InvocationContext,
+    out: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), InvokeError> {
+    handle_streaming(app, config, event_text(event)?, context, out)
+}
+
+/// The event as text, or the invocation error saying it is not UTF-8 (logged).
+pub fn event_text(event: &[u8]) -> Result<&str, InvokeError> {
+    std::str::from_utf8(event).map_err(|err| {
+        let err = EventError::NotUtf8 {
+            offset: err.valid_up_to(),
+        };
+        tracing::error!(error_type = err.error_type(), "{err}");
+        InvokeError::Event(err)
+    })
+}
+
 /// Runs one invocation through the pipeline: parse, environ, app, render.
 pub fn handle(app: &WsgiApp, config: &Config, event: &str, context: &InvocationContext) -> Result<Answer, InvokeError> {
     handle_http(app, config, event, context)
@@ -359,5 +392,22 @@ fn log_app_error(err: &AppError, request: &str) {
         AppError::DeadlineExceeded { .. } => {
             tracing::error!("504 for {request}: {err}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_that_is_not_utf8_is_reported_as_such_not_as_bad_json() {
+        assert_eq!(event_text(br#"{"a": 1}"#).ok(), Some(r#"{"a": 1}"#));
+        let err = event_text(b"{\"body\": \"caf\xe9\"}").expect_err("not UTF-8");
+        let diagnostic = Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "UnsupportedEvent");
+        assert_eq!(
+            diagnostic.error_message,
+            "unsupported event: the event is not UTF-8 (invalid byte at offset 13), so it is not JSON"
+        );
     }
 }

@@ -2,7 +2,6 @@
 //! on the same port, Lambda's Invoke API path for sending exact events.
 
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -87,6 +86,7 @@ impl RuntimeApi {
                 &format!("request id {request_id} is not the invocation in flight"),
             );
         }
+        let mut reader_gone = false;
         while let Some(frame) = body.frame().await {
             let part = match frame {
                 Ok(frame) => match frame.into_data() {
@@ -99,8 +99,15 @@ impl RuntimeApi {
                 Err(err) => Err(format!("the response stream broke off: {err}")),
             };
             let failed = part.is_err();
-            // A reader that went away (the client hung up) still lets the runtime finish.
-            parts.send(part).await.ok();
+            // A reader that went away (the client hung up) still lets the runtime finish; the
+            // rest of the stream is read and dropped, and that is said once.
+            if !reader_gone && parts.send(part).await.is_err() {
+                reader_gone = true;
+                eprintln!(
+                    "lambda-wsgi-emulator: the client stopped reading the response to {request_id}; \
+                     the rest of the stream is dropped"
+                );
+            }
             if failed {
                 break;
             }
@@ -110,8 +117,7 @@ impl RuntimeApi {
 
     async fn next(&self) -> HttpResponse {
         if self.state.mark_ready() && self.announce_ready {
-            println!("lambda-wsgi-emulator: runtime ready");
-            std::io::stdout().flush().ok();
+            crate::say("runtime ready");
         }
         let delivered = self.broker.next().await;
         let mut response = Response::builder()

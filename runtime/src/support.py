@@ -19,6 +19,15 @@ from collections.abc import Mapping
 DEADLINE_SIGNAL = signal.SIGUSR2
 
 
+# Importing `signal` (above) installed Python's SIGINT handler, which raises KeyboardInterrupt at
+# the next bytecode: CPython does that on the module's first import even when embedded without
+# signal handlers. SIGINT is the runtime's business (bootstrap shuts down on it as on SIGTERM),
+# and a Ctrl-C on `make run` reaches the runtime too (one process group): the Python handler
+# then raised inside the atexit handlers that shutdown runs. The default action is restored
+# before the runtime installs its own handler, which would otherwise call Python's as well.
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 _TRACE_ID_KEY = os.environ.encodekey("_X_AMZN_TRACE_ID")
 
 

@@ -212,6 +212,19 @@ def megabytes(environ, start_response):
     return Megabytes(int(query.get("mb", ["100"])[0]))
 
 
+def write_megabytes(environ, start_response):
+    """The legacy write() callable, one MB per call, until it refuses."""
+    from urllib.parse import parse_qs
+
+    count = int(parse_qs(environ["QUERY_STRING"]).get("mb", ["100"])[0])
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    PULLED.update(chunks=0, closed=False)
+    for _ in range(count):
+        PULLED["chunks"] += 1
+        write(b"x" * (1024 * 1024))
+    return []
+
+
 def pulled(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(PULLED).encode()]
@@ -247,6 +260,7 @@ ROUTES = {
     "/big": big,
     "/megabytes": megabytes,
     "/pulled": pulled,
+    "/write-megabytes": write_megabytes,
     "/spin": spin,
     "/sleep-catching": sleep_catching_everything,
 }

@@ -37,6 +37,19 @@ def test_a_100_mb_response_stops_being_read_at_the_limit(misbehaving, content_ty
     assert (after["statusCode"], after["body"]) == (200, "ok")
 
 
+def test_write_refuses_output_past_the_limit(misbehaving):
+    """write() output waits for the iterable; past the limit, write() raises instead of holding
+    100 MB, and the answer is the same 500."""
+    event = http_v2("/write-megabytes")
+    event["rawQueryString"] = "mb=100"
+    function_error, payload = misbehaving.invoke(event)
+    assert function_error is None
+    assert (payload["statusCode"], body_of(payload)) == (500, TOO_LARGE)
+    assert pulled(misbehaving)["chunks"] == LAMBDA_LIMIT // MB + 1
+    _, after = misbehaving.invoke(http_v2("/write"))
+    assert (after["statusCode"], body_of(after)) == (200, b"hello world")
+
+
 def test_a_head_request_for_a_large_body_is_not_too_large(misbehaving):
     """HEAD sends no body, so there is nothing to cap: the app's headers come back."""
     event = http_v2("/megabytes", method="HEAD")

@@ -83,7 +83,11 @@ impl WsgiApp {
         is_head: bool,
     ) -> Result<AppResponse, AppError> {
         let mut buffer = Buffered::new(cap, is_head);
-        self.stream(environ, event, context, &mut buffer)?;
+        let streamed = self.stream(environ, event, context, &mut buffer);
+        // Too large explains whatever came after: write() raised, or the iterable was closed early.
+        if buffer.too_large.is_none() {
+            streamed?;
+        }
         buffer.into_response()
     }
 
@@ -102,7 +106,7 @@ impl WsgiApp {
             let raised = |err: PyErr| raised(py, support, &err);
             self.begin(py, context).map_err(raised)?;
             let environ = self.to_dict(py, environ, event, context).map_err(raised)?;
-            let start_response = Bound::new(py, StartResponse::default()).map_err(raised)?;
+            let start_response = Bound::new(py, StartResponse::with_write_cap(sink.write_cap())).map_err(raised)?;
             let guarded = self.deadline.as_ref().map_or(0, |guard| guard.arm(context.deadline_ms));
             let result = self.app.bind(py).call1((environ, &start_response));
             let mut body = Body {
@@ -129,6 +133,11 @@ impl WsgiApp {
                         margin_ms: guard.margin().as_millis(),
                     });
                 }
+            }
+            // write() output past the sink's cap: write() raised, which explains any exception
+            // the app raised after it.
+            if let Some(collected) = start_response.borrow_mut().write_overflow.take() {
+                body.sink.overflow(collected);
             }
             // A protocol violation explains any exception it caused, so it is reported first.
             if let Some(violation) = start_response.borrow_mut().violation.take() {
@@ -224,6 +233,13 @@ pub trait BodySink {
     fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]);
     /// A body chunk; false when nobody is reading any more (the app is then closed early).
     fn data(&mut self, chunk: &[u8]) -> bool;
+    /// How many bytes `write()` may hold before the body is handed over (they wait for the
+    /// iterable); past it, `write()` raises and [`BodySink::overflow`] is called.
+    fn write_cap(&self) -> usize {
+        usize::MAX
+    }
+    /// `write()` output passed [`BodySink::write_cap`]: `collected` bytes had come.
+    fn overflow(&mut self, _collected: usize) {}
 }
 
 /// The sink behind [`WsgiApp::call`].
@@ -256,6 +272,15 @@ impl<'a> Buffered<'a> {
 }
 
 impl BodySink for Buffered<'_> {
+    fn write_cap(&self) -> usize {
+        // Before the headers are known, the larger (text) bound; HEAD keeps write()'s old
+        // behaviour, since no body is sent and none is too large.
+        if self.keep { self.cap.json_limit } else { usize::MAX }
+    }
+    fn overflow(&mut self, collected: usize) {
+        self.too_large.get_or_insert(collected);
+        self.body = Vec::new();
+    }
     fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
         self.raw_limit = self.cap.raw_limit(headers);
         self.head = Some((status, reason.to_owned(), headers.to_vec()));

@@ -90,8 +90,8 @@ pub struct Delivered {
     pub request_id: String,
     /// Lambda-Runtime-Deadline-Ms.
     pub deadline_ms: u64,
-    /// Lambda-Runtime-Trace-Id.
-    pub trace_id: String,
+    /// Lambda-Runtime-Trace-Id, if the invocation is traced.
+    pub trace_id: Option<String>,
     /// The event.
     pub event: Bytes,
 }
@@ -99,7 +99,19 @@ pub struct Delivered {
 struct Pending {
     ticket: u64,
     event: Bytes,
+    trace: Trace,
     reply: oneshot::Sender<Outcome>,
+}
+
+/// The X-Ray trace header an invocation carries to the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trace {
+    /// A new trace id, as Lambda makes for an invocation that comes without one.
+    New,
+    /// The caller's (an Invoke API request's `X-Amzn-Trace-Id`).
+    Given(String),
+    /// None at all: no Lambda-Runtime-Trace-Id header.
+    Untraced,
 }
 
 struct InFlight {
@@ -145,9 +157,19 @@ impl Broker {
 
     /// Queues `event` and waits for its outcome; past the deadline the runtime is killed.
     pub async fn invoke(&self, event: Bytes) -> Outcome {
+        self.invoke_traced(event, Trace::New).await
+    }
+
+    /// [`Broker::invoke`] with the trace header the runtime gets.
+    pub async fn invoke_traced(&self, event: Bytes, trace: Trace) -> Outcome {
         let (reply, outcome) = oneshot::channel();
         let ticket = self.counter.fetch_add(1, Ordering::Relaxed);
-        lock(&self.queue).push_back(Pending { ticket, event, reply });
+        lock(&self.queue).push_back(Pending {
+            ticket,
+            event,
+            trace,
+            reply,
+        });
         self.queued.notify_one();
         // Time in the queue counts too: a client waits for both. The runtime's own deadline is
         // set when it takes the event, so queued requests still get their full budget there.
@@ -179,7 +201,11 @@ impl Broker {
             if let Some(pending) = self.pop_live() {
                 let request_id = self.new_request_id();
                 let deadline_ms = epoch_ms() + u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
-                let trace_id = self.new_trace_id();
+                let trace_id = match pending.trace {
+                    Trace::New => Some(self.new_trace_id()),
+                    Trace::Given(trace_id) => Some(trace_id),
+                    Trace::Untraced => None,
+                };
                 let event = pending.event;
                 lock(&self.in_flight).insert(
                     request_id.clone(),

@@ -281,13 +281,18 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
     let mut environment = Environment::start(args.runtime, 0, false).await?;
     environment.launch();
     let outcome = environment.broker.invoke(Bytes::from(event)).await;
-    let print = |payload: &[u8]| {
+    // The payload is the point of `invoke`: failing to write it (a closed pipe, a full disk)
+    // is a failure of the command, not something to drop.
+    let mut unwritten: Option<std::io::Error> = None;
+    let mut print = |payload: &[u8]| {
         let mut stdout = std::io::stdout();
-        stdout
+        let written = stdout
             .write_all(payload)
             .and_then(|()| stdout.write_all(b"\n"))
-            .and_then(|()| stdout.flush())
-            .ok();
+            .and_then(|()| stdout.flush());
+        if let Err(err) = written {
+            unwritten.get_or_insert(err);
+        }
     };
     let code = match outcome {
         Outcome::Response(payload) => {
@@ -330,7 +335,10 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, String> {
     };
     // After the stream is read: stopping the runtime earlier would cut it off.
     environment.stop().await;
-    Ok(code)
+    match unwritten {
+        Some(err) => Err(format!("cannot write the response to standard output: {err}")),
+        None => Ok(code),
+    }
 }
 
 async fn bind(port: u16, what: &str) -> Result<TcpListener, String> {
@@ -386,8 +394,12 @@ async fn shutdown_signal() {
     }
 }
 
-/// A line on stdout, for people and for the tools that wait on it.
+/// A line on stdout, for people and for the tools that wait on it. If stdout is gone, the line
+/// goes to stderr with the reason (println! would panic).
 fn say(line: &str) {
-    println!("lambda-wsgi-emulator: {line}");
-    std::io::stdout().flush().ok();
+    let mut stdout = std::io::stdout().lock();
+    let said = writeln!(stdout, "lambda-wsgi-emulator: {line}").and_then(|()| stdout.flush());
+    if let Err(err) = said {
+        eprintln!("lambda-wsgi-emulator: {line} (could not write this to standard output: {err})");
+    }
 }

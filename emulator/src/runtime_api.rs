@@ -2,7 +2,6 @@
 //! on the same port, Lambda's Invoke API path for sending exact events.
 
 use std::convert::Infallible;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::broker::{Broker, Outcome, Streamed};
+use crate::broker::{Broker, Outcome, Streamed, Trace};
 use crate::child::RuntimeState;
 
 const BASE: &str = "/2018-06-01/runtime";
@@ -47,6 +46,7 @@ impl RuntimeApi {
         if streaming && method == Method::POST && path.ends_with("/response") {
             return Ok(self.stream(&path, request.into_body()).await);
         }
+        let trace = invoke_trace(request.headers());
         let body = match request.into_body().collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) => {
@@ -76,7 +76,7 @@ impl RuntimeApi {
                 self.state.record_init_error(body);
                 accepted()
             }
-            (&Method::POST, ["2015-03-31", "functions", _, "invocations"]) => self.invoke(body).await,
+            (&Method::POST, ["2015-03-31", "functions", _, "invocations"]) => self.invoke(body, trace).await,
             _ => json(
                 StatusCode::NOT_FOUND,
                 &format!("no such endpoint: {method} {path} (Runtime API base is {BASE})"),
@@ -98,6 +98,7 @@ impl RuntimeApi {
                 &format!("request id {request_id} is not the invocation in flight"),
             );
         }
+        let mut reader_gone = false;
         while let Some(frame) = body.frame().await {
             let part = match frame {
                 Ok(frame) => match frame.into_data() {
@@ -110,8 +111,15 @@ impl RuntimeApi {
                 Err(err) => Err(format!("the response stream broke off: {err}")),
             };
             let failed = part.is_err();
-            // A reader that went away (the client hung up) still lets the runtime finish.
-            parts.send(part).await.ok();
+            // A reader that went away (the client hung up) still lets the runtime finish; the
+            // rest of the stream is read and dropped, and that is said once.
+            if !reader_gone && parts.send(part).await.is_err() {
+                reader_gone = true;
+                eprintln!(
+                    "lambda-wsgi-emulator: the client stopped reading the response to {request_id}; \
+                     the rest of the stream is dropped"
+                );
+            }
             if failed {
                 break;
             }
@@ -122,17 +130,19 @@ impl RuntimeApi {
     async fn next(&self, peer: std::net::SocketAddr) -> HttpResponse {
         if self.state.mark_ready() && self.announce_ready {
             // The connection is named so that tests can tell a new one from an old one.
-            println!("lambda-wsgi-emulator: runtime ready (connection from {peer})");
-            std::io::stdout().flush().ok();
+            crate::say(&format!("runtime ready (connection from {peer})"));
         }
         let delivered = self.broker.next().await;
-        Response::builder()
+        let mut response = Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "application/json")
             .header("lambda-runtime-aws-request-id", &delivered.request_id)
             .header("lambda-runtime-deadline-ms", delivered.deadline_ms.to_string())
-            .header("lambda-runtime-invoked-function-arn", &self.function_arn)
-            .header("lambda-runtime-trace-id", &delivered.trace_id)
+            .header("lambda-runtime-invoked-function-arn", &self.function_arn);
+        if let Some(trace_id) = &delivered.trace_id {
+            response = response.header("lambda-runtime-trace-id", trace_id);
+        }
+        response
             .body(Full::new(delivered.event))
             .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
     }
@@ -149,8 +159,7 @@ impl RuntimeApi {
             );
         }
         if self.announce_ready {
-            println!("lambda-wsgi-emulator: snapshot taken; restoring (restore/next from {peer})");
-            std::io::stdout().flush().ok();
+            crate::say(&format!("snapshot taken; restoring (restore/next from {peer})"));
         }
         Response::builder()
             .status(StatusCode::OK)
@@ -170,8 +179,8 @@ impl RuntimeApi {
     }
 
     /// Lambda's Invoke API: 200 with the payload, `X-Amz-Function-Error` for function errors.
-    async fn invoke(&self, event: Bytes) -> HttpResponse {
-        let (status, function_error, body) = match self.broker.invoke(event).await {
+    async fn invoke(&self, event: Bytes, trace: Trace) -> HttpResponse {
+        let (status, function_error, body) = match self.broker.invoke_traced(event, trace).await {
             Outcome::Response(body) => (StatusCode::OK, None, body),
             Outcome::Stream(streamed) => match streamed.collect().await {
                 Ok(body) => (StatusCode::OK, None, body),
@@ -198,6 +207,18 @@ impl RuntimeApi {
         response
             .body(Full::new(body))
             .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
+    }
+}
+
+/// The trace header of an Invoke API request: `X-Amzn-Trace-Id` continues the caller's trace, as
+/// on Lambda; an empty one (the emulator's own convention, for tests) sends the invocation with
+/// no trace header at all; without one, the invocation gets a new trace id.
+fn invoke_trace(headers: &hyper::HeaderMap) -> Trace {
+    match headers.get("x-amzn-trace-id").map(|value| value.to_str()) {
+        None => Trace::New,
+        Some(Ok(value)) if value.trim().is_empty() => Trace::Untraced,
+        Some(Ok(value)) => Trace::Given(value.trim().to_owned()),
+        Some(Err(_)) => Trace::New,
     }
 }
 

@@ -401,11 +401,13 @@ fn parse_invoke_mode(value: Option<&str>) -> Result<InvokeMode, InitError> {
 }
 
 fn parse_error_mode(value: Option<&str>) -> Result<ErrorMode, InitError> {
-    match value.map(str::trim) {
+    // Case-insensitive, as WSGI_INVOKE_MODE is.
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("respond") => Ok(ErrorMode::Respond),
         Some("raise") => Ok(ErrorMode::Raise),
-        Some(other) => Err(InitError::Config(format!(
-            "{WSGI_ERROR_MODE}={other} is not one of: respond (default: exceptions become 500 responses), raise (they become Lambda invocation errors)"
+        Some(_) => Err(InitError::Config(format!(
+            "{WSGI_ERROR_MODE}={} is not one of: respond (default: exceptions become 500 responses), raise (they become Lambda invocation errors)",
+            value.unwrap_or_default().trim()
         ))),
     }
 }
@@ -575,6 +577,19 @@ mod tests {
         }
         let err = config(&[(WSGI_APP, "a:b"), (WSGI_INVOKE_MODE, "stream")]).expect_err("bad");
         assert!(err.to_string().contains("response_stream"), "{err}");
+    }
+
+    #[test]
+    fn error_mode_is_case_insensitive_like_invoke_mode() {
+        for (value, mode) in [
+            ("RAISE", ErrorMode::Raise),
+            ("Raise", ErrorMode::Raise),
+            ("Respond", ErrorMode::Respond),
+            (" RESPOND ", ErrorMode::Respond),
+        ] {
+            let c = config(&[(WSGI_APP, "a:b"), (WSGI_ERROR_MODE, value)]).expect(value);
+            assert_eq!(c.error_mode, mode, "{value}");
+        }
     }
 
     #[test]

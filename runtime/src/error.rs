@@ -12,6 +12,12 @@ pub enum EventError {
     /// The event is not JSON of any HTTP source this runtime knows.
     #[error("unsupported event: {0}")]
     Unsupported(String),
+    /// The event bytes are not UTF-8, so they cannot be JSON.
+    #[error("unsupported event: the event is not UTF-8 (invalid byte at offset {offset}), so it is not JSON")]
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
     /// The event looks like a known source but a field is missing or has the wrong type.
     #[error("invalid {source_name} event: [{path}] {message}")]
     Malformed {
@@ -36,7 +42,7 @@ impl EventError {
     /// The stable `errorType` reported to Lambda.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::Unsupported(_) => "UnsupportedEvent",
+            Self::Unsupported(_) | Self::NotUtf8 { .. } => "UnsupportedEvent",
             Self::Malformed { .. } => "InvalidEvent",
             Self::BadBody { .. } => "InvalidBody",
         }
@@ -59,6 +65,15 @@ pub enum AppError {
     /// The application broke PEP 3333 (bad status, CR/LF in a header, no `start_response`, ...).
     #[error("WSGI protocol error: {0}")]
     Protocol(String),
+    /// A buffered response body grew past what its front door accepts; the runtime stopped
+    /// reading it there (and closed the iterable) instead of holding all of it.
+    #[error("the response body passed {raw_limit} bytes ({collected} read when the runtime stopped reading it)")]
+    ResponseTooLarge {
+        /// Body bytes read, the last chunk included.
+        collected: usize,
+        /// The raw body size past which the rendered JSON is certainly over the limit.
+        raw_limit: usize,
+    },
     /// The app was still running `margin_ms` before the invocation deadline and was interrupted.
     #[error("the application was still running {margin_ms} ms before the invocation deadline and was interrupted")]
     DeadlineExceeded {
@@ -73,6 +88,7 @@ impl AppError {
         match self {
             Self::Raised { type_name, .. } => type_name.clone(),
             Self::Protocol(_) => "WSGIProtocolError".to_owned(),
+            Self::ResponseTooLarge { .. } => "ResponseTooLarge".to_owned(),
             Self::DeadlineExceeded { .. } => "DeadlineExceeded".to_owned(),
         }
     }

@@ -20,31 +20,37 @@ const LAYER_ROOT: &str = "/opt";
 pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp, InitError> {
     Python::initialize();
     Python::attach(|py| {
-        let support = load_support(py).map_err(|err| interpreter_error(py, &err))?;
-        setup_sys_path(py, &support, config).map_err(|err| interpreter_error(py, &err))?;
+        let support = load_support(py).map_err(|err| InitError::Interpreter {
+            message: describe(py, &err),
+            traceback: stdlib_traceback(py, &err),
+        })?;
+        let interpreter_error = |err: PyErr| InitError::Interpreter {
+            message: describe(py, &err),
+            traceback: traceback(&support, &err),
+        };
+        setup_sys_path(py, &support, config).map_err(interpreter_error)?;
         let log_format = match config.log_format {
             LogFormat::Json => "json",
             LogFormat::Text => "text",
         };
         support
             .call_method1("setup_logging", (log_format, config.log_level.as_deref()))
-            .map_err(|err| interpreter_error(py, &err))?;
+            .map_err(interpreter_error)?;
         // Apps register SnapStart hooks at import, whether or not SnapStart is on.
         support
             .call_method0("install_snapshot_hooks_module")
-            .map_err(|err| interpreter_error(py, &err))?;
+            .map_err(interpreter_error)?;
         if !remote_env.is_empty() {
             support
                 .call_method1("apply_environment", (remote_env.to_vec(),))
-                .map_err(|err| interpreter_error(py, &err))?;
+                .map_err(interpreter_error)?;
         }
         let app = import_callable(py, &support, &config.app_module, &config.app_attr, "WSGI application")?;
         let event_handler = match &config.event_handler {
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
             None => None,
         };
-        WsgiApp::new(py, app, event_handler, &support, config.deadline_margin)
-            .map_err(|err| interpreter_error(py, &err))
+        WsgiApp::new(py, app, event_handler, &support, config.deadline_margin).map_err(interpreter_error)
     })
 }
 
@@ -128,11 +134,13 @@ fn import_callable<'py>(
     Ok(found)
 }
 
-fn interpreter_error(py: Python<'_>, err: &PyErr) -> InitError {
-    InitError::Interpreter {
-        message: describe(py, err),
-        traceback: Vec::new(),
-    }
+/// The traceback of `err` by the standard library alone, for a failure before support.py loaded.
+fn stdlib_traceback(py: Python<'_>, err: &PyErr) -> Vec<String> {
+    py.import("traceback")
+        .and_then(|module| module.call_method1("format_exception", (err.value(py),)))
+        .and_then(|lines| lines.extract::<Vec<String>>())
+        .map(|lines| lines.concat().lines().map(str::to_owned).collect())
+        .unwrap_or_else(|format_err| vec![format!("(traceback unavailable: {format_err})")])
 }
 
 /// The Python type name of `object`, for messages.

@@ -8,7 +8,7 @@ use crate::config::{Config, ErrorMode, WSGI_MANAGE_COMMANDS};
 use crate::context::InvocationContext;
 use crate::error::{AppError, EventError};
 use crate::event::direct::Direct;
-use crate::response::{AppResponse, EventResponse};
+use crate::response::{AppResponse, BodyCap, EventResponse};
 use crate::runtime_api::ErrorReport;
 use crate::wsgi::{BodySink, Offer, WsgiApp};
 use crate::{environ, event, response};
@@ -69,7 +69,7 @@ pub fn handle(app: &WsgiApp, config: &Config, event: &str, context: &InvocationC
 
 /// The HTTP side of [`handle`]; an event that is not an HTTP request comes back as the error.
 fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &InvocationContext) -> Result<Answer, NotHttp> {
-    let (source, request) = match parse(event, context) {
+    let (source, request) = match parse(event) {
         Parsed::Request(source, request) => (source, request),
         Parsed::BadBody(source) => {
             return Ok(Answer::Http(response::render(
@@ -84,38 +84,52 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
     let is_head = request.method.eq_ignore_ascii_case("HEAD");
     let method_and_path = || format!("{} {}", request.method, request.path_for_logs());
     let environ = environ::build(&request, config);
-    let answer = match app.call(environ, event, context) {
+    let limit = response::response_limit(source, config.max_response_bytes);
+    let cap = BodyCap {
+        json_limit: limit,
+        extra_text_types: &config.text_mime_types,
+    };
+    let answer = match app.call(environ, event, context, cap, is_head) {
         Ok(answer) => answer,
+        Err(AppError::ResponseTooLarge { collected, .. }) => {
+            let size = format!("its body passed {collected} bytes (the runtime stopped reading there), so it is");
+            return Ok(too_large(source, is_head, config, &method_and_path(), &size, limit));
+        }
         Err(err) => {
-            log_app_error(&err, context, &method_and_path());
+            log_app_error(&err, &method_and_path());
             error_answer(err, config).map_err(NotHttp::Failed)?
         }
     };
     let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
-    let limit = response::response_limit(source, config.max_response_bytes);
     if let Some(size) = rendered.size_if_over(limit) {
-        tracing::error!(
-            request_id = %context.request_id,
-            "500 for {}: the response is {size} bytes of JSON, over the {limit}-byte limit for {} \
-             (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
-             Stream it (WSGI_INVOKE_MODE=response_stream with a RESPONSE_STREAM function URL), \
-             serve large files from S3 (redirect to a presigned URL), or compress the response.",
-            method_and_path(),
-            source.name()
-        );
-        let answer = AppResponse::plain(
-            500,
-            "Internal Server Error",
-            "Internal Server Error: the response is too large\n",
-        );
-        return Ok(Answer::Http(response::render(
-            source,
-            &answer,
-            is_head,
-            &config.text_mime_types,
-        )));
+        let size = format!("it is {size} bytes of JSON,");
+        return Ok(too_large(source, is_head, config, &method_and_path(), &size, limit));
     }
     Ok(Answer::Http(rendered))
+}
+
+/// The 500 for a response over `limit`, and the log line saying why (`size`: how big it got).
+fn too_large(
+    source: event::Source,
+    is_head: bool,
+    config: &Config,
+    request_line: &str,
+    size: &str,
+    limit: usize,
+) -> Answer {
+    tracing::error!(
+        "500 for {request_line}: the response is too large: {size} over the {limit}-byte limit for {} \
+         (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
+         Stream it (WSGI_INVOKE_MODE=response_stream with a RESPONSE_STREAM function URL), \
+         serve large files from S3 (redirect to a presigned URL), or compress the response.",
+        source.name()
+    );
+    let answer = AppResponse::plain(
+        500,
+        "Internal Server Error",
+        "Internal Server Error: the response is too large\n",
+    );
+    Answer::Http(response::render(source, &answer, is_head, &config.text_mime_types))
 }
 
 /// Why [`handle_http`] did not answer.
@@ -141,26 +155,26 @@ fn direct(
     };
     let json = match event::direct::recognise(event) {
         Some(Direct::Warmup) => {
-            tracing::debug!(request_id = %context.request_id, "warm-up ping answered without the app");
+            tracing::debug!("warm-up ping answered without the app");
             r#"{"warmed":true}"#.to_owned()
         }
         Some(Direct::Manage(args)) if config.manage_commands => {
-            tracing::info!(request_id = %context.request_id, "running management command {args:?}");
+            tracing::info!("running management command {args:?}");
             app.manage(&args, context).map_err(InvokeError::App)?
         }
         // Disabled: an event handler may have its own use for a "manage" key; without one, say
         // which setting would run it.
         Some(Direct::Manage(args)) if !app.has_event_handler() => {
-            tracing::error!(request_id = %context.request_id, "refused management command {args:?}: {}", InvokeError::ManageDisabled);
+            tracing::error!("refused management command {args:?}: {}", InvokeError::ManageDisabled);
             return Err(InvokeError::ManageDisabled);
         }
         Some(Direct::Manage(_)) | None => match app.handle_event(event, context) {
             Some(result) => result.map_err(|err| {
-                log_handler_error(&err, context);
+                log_handler_error(&err);
                 InvokeError::App(err)
             })?,
             None => {
-                tracing::error!(request_id = %context.request_id, error_type = not_http.error_type(), "{not_http}");
+                tracing::error!(error_type = not_http.error_type(), "{not_http}");
                 return Err(not_http.into());
             }
         },
@@ -168,14 +182,12 @@ fn direct(
     RawValue::from_string(json).map_err(|err| InvokeError::NotJson(err.to_string()))
 }
 
-fn log_handler_error(err: &AppError, context: &InvocationContext) {
+fn log_handler_error(err: &AppError) {
     match err {
-        AppError::Raised { traceback, .. } => tracing::error!(
-            request_id = %context.request_id,
-            "the event handler raised {err}\n{}",
-            traceback.join("\n")
-        ),
-        other => tracing::error!(request_id = %context.request_id, "the event handler failed: {other}"),
+        AppError::Raised { traceback, .. } => {
+            tracing::error!("the event handler raised {err}\n{}", traceback.join("\n"))
+        }
+        other => tracing::error!("the event handler failed: {other}"),
     }
 }
 
@@ -190,7 +202,7 @@ pub fn handle_streaming(
     context: &InvocationContext,
     out: &mut dyn FnMut(&[u8]) -> Offer,
 ) -> Result<(), InvokeError> {
-    let request = match parse(event, context) {
+    let request = match parse(event) {
         Parsed::Request(_, request) => request,
         Parsed::BadBody(_) => {
             send_whole(out, &bad_body());
@@ -215,13 +227,13 @@ pub fn handle_streaming(
     let request_line = format!("{} {}", request.method, request.path_for_logs());
     if sink.started {
         // The client has its status already: the body just stops short.
-        tracing::error!(request_id = %context.request_id, "the response to {request_line} broke off after it began: {err}");
+        tracing::error!("the response to {request_line} broke off after it began: {err}");
         if let AppError::Raised { traceback, .. } = &err {
-            tracing::error!(request_id = %context.request_id, "{}", traceback.join("\n"));
+            tracing::error!("{}", traceback.join("\n"));
         }
         return Err(InvokeError::App(err));
     }
-    log_app_error(&err, context, &request_line);
+    log_app_error(&err, &request_line);
     send_whole(sink.out, &error_answer(err, config)?);
     Ok(())
 }
@@ -257,11 +269,11 @@ enum Parsed {
     Unsupported(EventError),
 }
 
-fn parse(event: &str, context: &InvocationContext) -> Parsed {
+fn parse(event: &str) -> Parsed {
     match event::parse(event) {
         Ok((source, request)) => Parsed::Request(source, Box::new(request)),
         Err(EventError::BadBody { origin: source, reason }) => {
-            tracing::warn!(request_id = %context.request_id, "400: request body is not valid base64: {reason}");
+            tracing::warn!("400: request body is not valid base64: {reason}");
             Parsed::BadBody(source)
         }
         // Logged by `direct` if nothing else takes it.
@@ -291,17 +303,20 @@ fn error_answer(err: AppError, config: &Config) -> Result<AppResponse, InvokeErr
     })
 }
 
-/// The traceback goes to the log with the request id; the client only ever sees a short body.
-fn log_app_error(err: &AppError, context: &InvocationContext, request: &str) {
+/// The traceback goes to the log; the client only ever sees a short body. The request id is in
+/// every line already, from the invocation's span (serve.rs: `requestId`, the name the managed
+/// runtime uses): a field of its own here would repeat it under a second name.
+fn log_app_error(err: &AppError, request: &str) {
     match err {
         AppError::Raised { traceback, .. } => tracing::error!(
-            request_id = %context.request_id,
             "500 for {request}: the application raised {err}\n{}",
             traceback.join("\n")
         ),
-        AppError::Protocol(_) => tracing::error!(request_id = %context.request_id, "500 for {request}: {err}"),
+        AppError::Protocol(_) | AppError::ResponseTooLarge { .. } => {
+            tracing::error!("500 for {request}: {err}")
+        }
         AppError::DeadlineExceeded { .. } => {
-            tracing::error!(request_id = %context.request_id, "504 for {request}: {err}")
+            tracing::error!("504 for {request}: {err}")
         }
     }
 }

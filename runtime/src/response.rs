@@ -34,14 +34,15 @@ impl AppResponse {
             body: message.as_bytes().to_vec(),
         }
     }
+}
 
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+/// The last value of `name` among `headers`.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The JSON object handed back to Lambda.
@@ -83,6 +84,31 @@ pub fn response_limit(source: Source, configured: usize) -> usize {
     match source {
         Source::Alb { .. } => configured.min(ALB_RESPONSE_LIMIT),
         _ => configured,
+    }
+}
+
+/// How much of a buffered response body is worth collecting: past [`BodyCap::raw_limit`] raw
+/// bytes, the rendered JSON is certainly over `json_limit`, so the runtime stops reading the
+/// app's iterable there instead of holding the whole body first. The exact check on the
+/// rendered JSON ([`EventResponse::size_if_over`]) still runs on whatever fits.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyCap<'a> {
+    /// The response JSON limit ([`response_limit`]).
+    pub json_limit: usize,
+    /// WSGI_TEXT_MIME_TYPES.
+    pub extra_text_types: &'a [String],
+}
+
+impl BodyCap<'_> {
+    /// The largest raw body whose rendering can still fit, given the response headers. A text
+    /// body renders to at least its own length (JSON escaping only adds); a body that is
+    /// certainly sent as base64 renders to 4 bytes per 3.
+    pub fn raw_limit(&self, headers: &[(String, String)]) -> usize {
+        if may_be_text(headers, self.extra_text_types) {
+            self.json_limit
+        } else {
+            self.json_limit / 4 * 3
+        }
     }
 }
 
@@ -256,15 +282,18 @@ fn encode_body(response: &AppResponse, is_head: bool, extra_text_types: &[String
     if is_head || response.body.is_empty() {
         return (String::new(), false);
     }
-    let compressed = response
-        .header("content-encoding")
-        .is_some_and(|v| !v.trim().is_empty());
-    if !compressed && is_text_type(response.header("content-type"), extra_text_types) {
+    if may_be_text(&response.headers, extra_text_types) {
         if let Ok(text) = std::str::from_utf8(&response.body) {
             return (text.to_owned(), false);
         }
     }
     (base64::engine::general_purpose::STANDARD.encode(&response.body), true)
+}
+
+/// Whether a body with these headers goes as text when it is valid UTF-8 (otherwise: base64).
+fn may_be_text(headers: &[(String, String)], extra_text_types: &[String]) -> bool {
+    let compressed = header(headers, "content-encoding").is_some_and(|v| !v.trim().is_empty());
+    !compressed && is_text_type(header(headers, "content-type"), extra_text_types)
 }
 
 /// Media types sent as text by default, beyond `text/*` and the `+json`/`+xml`/`+yaml` suffixes.
@@ -460,6 +489,34 @@ mod tests {
             small.size_if_over(10),
             Some(serde_json::to_vec(&small).expect("json").len())
         );
+    }
+
+    #[test]
+    fn the_raw_body_cap_is_the_limit_for_text_and_three_quarters_of_it_for_base64() {
+        let cap = BodyCap {
+            json_limit: 1000,
+            extra_text_types: &[],
+        };
+        let headers = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(cap.raw_limit(&headers(&[("Content-Type", "text/html")])), 1000);
+        assert_eq!(cap.raw_limit(&headers(&[("Content-Type", "image/png")])), 750);
+        assert_eq!(cap.raw_limit(&headers(&[])), 750);
+        assert_eq!(
+            cap.raw_limit(&headers(&[("Content-Type", "text/html"), ("Content-Encoding", "gzip")])),
+            750
+        );
+        // The cap is conservative: a body one byte past it renders over the limit, whatever
+        // its bytes are.
+        for (content_type, body) in [("text/plain", vec![b'x'; 1001]), ("image/png", vec![0; 751])] {
+            let response = app(&[("Content-Type", content_type)], &body);
+            let rendered = render(Source::HttpV2, &response, false, &[]);
+            assert!(rendered.size_if_over(1000).is_some(), "{content_type}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::config::FunctionInfo;
 use crate::context::InvocationContext;
+use crate::error::EventError;
 use crate::runtime_api::{ApiError, ErrorReport, Invocation, RuntimeApi, requests};
 use crate::wsgi::Offer;
 
@@ -97,17 +98,15 @@ fn run<R>(
     invocation: &Invocation,
     handle: impl FnOnce(&str, &InvocationContext) -> Result<R, ErrorReport>,
 ) -> Result<R, ErrorReport> {
-    let request_id = &invocation.context.request_id;
+    // Every line logged during the invocation carries its request id, once, from this span.
+    let span = tracing::info_span!("invoke", requestId = %invocation.context.request_id);
+    let _entered = span.enter();
     let event = std::str::from_utf8(&invocation.event).map_err(|err| {
-        let report = ErrorReport::new(
-            "InvalidEvent",
-            format!(
-                "the event is not UTF-8 text (JSON must be): invalid byte at offset {}",
-                err.valid_up_to()
-            ),
-        );
-        tracing::error!(requestId = %request_id, "{}", report.error_message);
-        report
+        let err = EventError::NotUtf8 {
+            offset: err.valid_up_to(),
+        };
+        tracing::error!(error_type = err.error_type(), "{err}");
+        ErrorReport::new(err.error_type(), err.to_string())
     })?;
     std::panic::catch_unwind(AssertUnwindSafe(|| handle(event, &invocation.context))).unwrap_or_else(|panic| {
         let message = panic
@@ -115,7 +114,7 @@ fn run<R>(
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic with no message".to_owned());
-        tracing::error!(requestId = %request_id, "the runtime panicked: {message}");
+        tracing::error!("the runtime panicked: {message}");
         Err(ErrorReport::new("Runtime.Panic", message))
     })
 }

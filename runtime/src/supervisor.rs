@@ -132,14 +132,29 @@ fn supervised_signals() -> SigSet {
     signals
 }
 
-/// In a new worker, first thing: take back the signals the supervisor blocked, and die with it
-/// (a worker must not outlive the environment's runtime process).
+/// In a new worker, first thing: take back SIGCHLD, and die with the supervisor (a worker must
+/// not outlive the environment's runtime process). SIGTERM and SIGINT stay blocked until the
+/// worker listens for them ([`release_shutdown_signals`]): one that arrived in between would
+/// otherwise end the worker without the app's atexit handlers; blocked, it waits for them.
 pub fn enter_worker() {
-    if let Err(err) = supervised_signals().thread_unblock() {
-        tracing::error!("a worker could not unblock its signals: {err}");
+    let mut child = SigSet::empty();
+    child.add(Signal::SIGCHLD);
+    if let Err(err) = child.thread_unblock() {
+        tracing::error!("a worker could not unblock SIGCHLD: {err}");
     }
     if let Err(err) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
         tracing::warn!("a worker could not ask to die with its supervisor: {err}");
+    }
+}
+
+/// Unblocks SIGTERM and SIGINT, once their handlers are in place (a no-op where they were never
+/// blocked: a single-process runtime).
+pub fn release_shutdown_signals() {
+    let mut shutdown = SigSet::empty();
+    shutdown.add(Signal::SIGTERM);
+    shutdown.add(Signal::SIGINT);
+    if let Err(err) = shutdown.thread_unblock() {
+        tracing::error!("cannot unblock SIGTERM and SIGINT: {err}");
     }
 }
 

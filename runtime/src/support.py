@@ -13,6 +13,15 @@ import sys
 import traceback
 from collections.abc import Mapping
 
+# Importing `signal` (above) installed Python's SIGINT handler, which raises KeyboardInterrupt at
+# the next bytecode: CPython does that on the module's first import even when embedded without
+# signal handlers. SIGINT is the runtime's business (bootstrap shuts down on it as on SIGTERM),
+# and a Ctrl-C on `make run` reaches the runtime too (one process group): the Python handler
+# then raised inside the atexit handlers that shutdown runs. The default action is restored
+# before the runtime installs its own handler, which would otherwise call Python's as well.
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 _TRACE_ID_KEY = os.environ.encodekey("_X_AMZN_TRACE_ID")
 
 
@@ -23,11 +32,14 @@ def begin_invocation(request_id, trace_id):
     """Per invocation: the request id for log records, and os.environ["_X_AMZN_TRACE_ID"] for
     X-Ray SDKs, set without C setenv(): glibc never frees a replaced value, so a new trace id
     per invocation leaked about 140 bytes each time (11 MB over 80,000 invocations in the soak).
-    Python code (os.environ, os.getenv) sees it; a subprocess the app starts does not inherit it."""
+    Python code (os.environ, os.getenv) sees it; a subprocess the app starts does not inherit it.
+    An invocation without a trace id has none: the previous invocation's must not show through."""
     global _request_id
     _request_id = request_id
     if trace_id is not None:
         os.environ._data[_TRACE_ID_KEY] = os.environ.encodevalue(trace_id)
+    else:
+        os.environ._data.pop(_TRACE_ID_KEY, None)
 
 
 class _RequestId(logging.Filter):

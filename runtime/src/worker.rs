@@ -9,7 +9,7 @@ use crate::context::InvocationContext;
 use crate::invoke;
 use crate::runtime_api::{ErrorReport, RuntimeApi};
 use crate::serve;
-use crate::supervisor::InFlightRecord;
+use crate::supervisor::{self, InFlightRecord};
 use crate::wsgi::{Offer, WsgiApp};
 
 /// The exit status of a worker that could not serve on.
@@ -33,6 +33,7 @@ pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp, record: Opti
     let mut api = RuntimeApi::new(&platform.runtime_api, function.clone());
     let app = &*app;
     runtime.block_on(async {
+        let shutdown = shutdown_signal();
         let serving = async {
             match config.invoke_mode {
                 InvokeMode::Buffered => {
@@ -67,7 +68,7 @@ pub fn run(config: &Config, platform: &Platform, app: &mut WsgiApp, record: Opti
                     FAILED
                 }
             },
-            signal = shutdown_signal() => {
+            signal = shutdown => {
                 // Lambda sends SIGTERM before stopping an environment (when extensions are
                 // registered); the embedded interpreter is never finalized, so its atexit
                 // handlers run only here.
@@ -91,17 +92,23 @@ fn tracked<R>(record: Option<&InFlightRecord>, context: &InvocationContext, hand
     outcome
 }
 
-/// SIGTERM (Lambda's shutdown) or SIGINT (Ctrl-C locally), by name.
-async fn shutdown_signal() -> &'static str {
+/// SIGTERM (Lambda's shutdown) or SIGINT (Ctrl-C locally), by name. The handlers are installed
+/// before this returns its future, and only then are the signals let through (a worker gets
+/// them blocked from its supervisor).
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        },
-        _ => {
-            tracing::warn!("cannot listen for SIGTERM; atexit handlers will not run at shutdown");
-            std::future::pending().await
+    let listening = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    supervisor::release_shutdown_signals();
+    async move {
+        match listening {
+            (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            },
+            _ => {
+                tracing::warn!("cannot listen for SIGTERM; atexit handlers will not run at shutdown");
+                std::future::pending().await
+            }
         }
     }
 }

@@ -236,7 +236,7 @@ async fn a_failure_a_panic_or_a_non_utf8_event_costs_that_invocation_only() {
         [
             ("error".to_owned(), Some("ValueError".to_owned())),
             ("error".to_owned(), Some("Runtime.Panic".to_owned())),
-            ("error".to_owned(), Some("InvalidEvent".to_owned())),
+            ("error".to_owned(), Some("UnsupportedEvent".to_owned())),
             ("response".to_owned(), None),
         ]
     );

@@ -184,6 +184,52 @@ def big(environ, start_response):
     return Closing([b"x" * size])
 
 
+PULLED = {"chunks": 0, "closed": False}
+
+
+class Megabytes:
+    """`count` chunks of one MB each, counting how many the runtime pulled before close()."""
+
+    def __init__(self, count):
+        self.count = count
+        PULLED.update(chunks=0, closed=False)
+
+    def __iter__(self):
+        for _ in range(self.count):
+            PULLED["chunks"] += 1
+            yield b"x" * (1024 * 1024)
+
+    def close(self):
+        PULLED["closed"] = True
+
+
+def megabytes(environ, start_response):
+    from urllib.parse import parse_qs
+
+    query = parse_qs(environ["QUERY_STRING"])
+    content_type = query.get("type", ["text/plain"])[0]
+    start_response("200 OK", [("Content-Type", content_type)])
+    return Megabytes(int(query.get("mb", ["100"])[0]))
+
+
+def write_megabytes(environ, start_response):
+    """The legacy write() callable, one MB per call, until it refuses."""
+    from urllib.parse import parse_qs
+
+    count = int(parse_qs(environ["QUERY_STRING"]).get("mb", ["100"])[0])
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    PULLED.update(chunks=0, closed=False)
+    for _ in range(count):
+        PULLED["chunks"] += 1
+        write(b"x" * (1024 * 1024))
+    return []
+
+
+def pulled(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(PULLED).encode()]
+
+
 def closed_count(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(CLOSED).encode()]
@@ -212,6 +258,9 @@ ROUTES = {
     "/exit": exit_process,
     "/sleep": sleep,
     "/big": big,
+    "/megabytes": megabytes,
+    "/pulled": pulled,
+    "/write-megabytes": write_megabytes,
     "/spin": spin,
     "/sleep-catching": sleep_catching_everything,
 }

@@ -1,6 +1,7 @@
 """Generator bodies for the response-streaming tests (WSGI_INVOKE_MODE=response_stream)."""
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -48,6 +49,25 @@ def wait_for(path, limit=20.0):
     return True
 
 
+READS = []
+
+
+class CountingFile:
+    """A file-like object recording the size asked of each read() (None: the whole file)."""
+
+    def __init__(self, size):
+        self.left = size
+
+    def read(self, size=None):
+        READS.append(size)
+        count = self.left if size is None or size < 0 else min(size, self.left)
+        self.left -= count
+        return b"f" * count
+
+    def close(self):
+        pass
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     query = {key: values[-1] for key, values in parse_qs(environ["QUERY_STRING"]).items()}
@@ -93,6 +113,13 @@ def app(environ, start_response):
             write(b"c")
             yield b"d"
         return mixed()
+    if path == "/file":
+        READS.clear()
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](CountingFile(int(query["bytes"])), int(query["block"]))
+    if path == "/file-reads":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(READS).encode()]
     if path == "/raise-before":
         raise RuntimeError("no response at all")
     start_response("404 Not Found", [("Content-Type", "text/plain")])

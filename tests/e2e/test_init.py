@@ -82,3 +82,24 @@ def test_a_bad_lambda_variable_is_an_init_error_naming_it(name, value):
     error = json.loads(stdout)
     assert error["errorType"] == "Runtime.InvalidConfiguration"
     assert f"{name}={value}" in error["errorMessage"]
+
+
+def test_an_interpreter_setup_failure_keeps_its_traceback(tmp_path):
+    """A site-packages .pth line runs while sys.path is set up; this one breaks the logging
+    module the runtime sets up next, so the failure is the runtime's own set-up code."""
+    import os
+    import subprocess
+
+    python = os.environ.get("LAMBDA_WSGI_PYTHON", "python3")
+    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    site_packages = tmp_path / "venv" / "lib" / f"python{version}" / "site-packages"
+    site_packages.mkdir(parents=True)
+    (site_packages / "break_logging.pth").write_text("import logging; logging.StreamHandler = None\n")
+    code, stdout, stderr = run_invoke("echo:app", EVENT, env={"VIRTUAL_ENV": str(tmp_path / "venv")})
+    assert code == 2, (stdout, stderr)
+    error = json.loads(stdout)
+    assert error["errorType"] == "Runtime.InterpreterError"
+    assert "TypeError" in error["errorMessage"]
+    trace = "\n".join(error["stackTrace"])
+    assert "Traceback (most recent call last)" in trace and "in setup_logging" in trace, error

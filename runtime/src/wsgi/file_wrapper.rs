@@ -3,11 +3,11 @@
 use pyo3::prelude::*;
 
 /// `wsgi.file_wrapper`: lets Django's FileResponse and Flask's send_file hand over a file that
-/// the runtime reads in one call.
+/// the runtime reads in `block_size` pieces.
 #[pyclass(module = "lambda_wsgi", frozen)]
 pub(super) struct FileWrapper {
     pub(super) filelike: Py<PyAny>,
-    block_size: usize,
+    pub(super) block_size: usize,
 }
 
 #[pymethods]
@@ -15,6 +15,8 @@ impl FileWrapper {
     #[new]
     #[pyo3(signature = (filelike, block_size = 8192))]
     fn new(filelike: Py<PyAny>, block_size: usize) -> Self {
+        // read(0) is always empty: it would end the body before it began.
+        let block_size = if block_size == 0 { 8192 } else { block_size };
         FileWrapper { filelike, block_size }
     }
 

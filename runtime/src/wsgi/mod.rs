@@ -18,7 +18,7 @@ use crate::context::InvocationContext;
 use crate::environ::Environ;
 use crate::error::AppError;
 use crate::interpreter;
-use crate::response::AppResponse;
+use crate::response::{AppResponse, BodyCap};
 
 use self::context::LambdaContext;
 use self::deadline::DeadlineGuard;
@@ -88,10 +88,23 @@ impl WsgiApp {
     }
 
     /// Calls the application once and buffers its response. `event` is the raw event JSON,
-    /// exposed lazily as `lambda.event`.
-    pub fn call(&self, environ: Environ, event: &str, context: &InvocationContext) -> Result<AppResponse, AppError> {
-        let mut buffer = Buffered::default();
-        self.stream(environ, event, context, &mut buffer)?;
+    /// exposed lazily as `lambda.event`. A body past `cap` stops the reading (the iterable is
+    /// closed) and is [`AppError::ResponseTooLarge`]; for HEAD (`is_head`) the body is read and
+    /// dropped, since none is sent.
+    pub fn call(
+        &self,
+        environ: Environ,
+        event: &str,
+        context: &InvocationContext,
+        cap: BodyCap<'_>,
+        is_head: bool,
+    ) -> Result<AppResponse, AppError> {
+        let mut buffer = Buffered::new(cap, is_head);
+        let streamed = self.stream(environ, event, context, &mut buffer);
+        // Too large explains whatever came after: write() raised, or the iterable was closed early.
+        if buffer.too_large.is_none() {
+            streamed?;
+        }
         buffer.into_response()
     }
 
@@ -110,7 +123,7 @@ impl WsgiApp {
             let raised = |err: PyErr| raised(py, support, &err);
             self.begin(py, context).map_err(raised)?;
             let environ = self.to_dict(py, environ, event, context).map_err(raised)?;
-            let start_response = Bound::new(py, StartResponse::default()).map_err(raised)?;
+            let start_response = Bound::new(py, StartResponse::with_write_cap(sink.write_cap())).map_err(raised)?;
             let guarded = self.deadline.as_ref().map_or(0, |guard| guard.arm(context.deadline_ms));
             let result = self.app.bind(py).call1((environ, &start_response));
             let mut body = Body {
@@ -138,13 +151,18 @@ impl WsgiApp {
                     });
                 }
             }
+            // write() output past the sink's cap: write() raised, which explains any exception
+            // the app raised after it.
+            if let Some(collected) = start_response.borrow_mut().write_overflow.take() {
+                body.sink.overflow(collected);
+            }
             // A protocol violation explains any exception it caused, so it is reported first.
             if let Some(violation) = start_response.borrow_mut().violation.take() {
                 return Err(AppError::Protocol(violation));
             }
             outcome?;
             // An empty body: the head goes out now, with whatever write() produced.
-            body.send_head().map_err(|e| e.into_app_error(py, support))
+            body.send_head().map(drop).map_err(|e| e.into_app_error(py, support))
         })
     }
 
@@ -233,6 +251,13 @@ pub trait BodySink {
     /// A body chunk: taken, refused (nobody reads any more: the app is then closed early), or
     /// to be waited for.
     fn data(&mut self, chunk: &[u8]) -> Offer;
+    /// How many bytes `write()` may hold before the body is handed over (they wait for the
+    /// iterable); past it, `write()` raises and [`BodySink::overflow`] is called.
+    fn write_cap(&self) -> usize {
+        usize::MAX
+    }
+    /// `write()` output passed [`BodySink::write_cap`]: `collected` bytes had come.
+    fn overflow(&mut self, _collected: usize) {}
 }
 
 /// What a sink did with a chunk.
@@ -258,27 +283,74 @@ impl Offer {
 }
 
 /// The sink behind [`WsgiApp::call`].
-#[derive(Default)]
-struct Buffered {
+struct Buffered<'a> {
     /// Status, reason and headers.
     head: Option<(u16, String, Headers)>,
     body: Vec<u8>,
+    cap: BodyCap<'a>,
+    /// `cap` for this response's headers, once they are known.
+    raw_limit: usize,
+    /// False for HEAD: nothing of the body is sent, so nothing is kept.
+    keep: bool,
+    /// Set when the body passed `raw_limit`: how many bytes had come.
+    too_large: Option<usize>,
 }
 
 type Headers = Vec<(String, String)>;
 
-impl BodySink for Buffered {
+impl<'a> Buffered<'a> {
+    fn new(cap: BodyCap<'a>, is_head: bool) -> Self {
+        Buffered {
+            head: None,
+            body: Vec::new(),
+            cap,
+            raw_limit: cap.json_limit,
+            keep: !is_head,
+            too_large: None,
+        }
+    }
+}
+
+impl BodySink for Buffered<'_> {
+    fn write_cap(&self) -> usize {
+        // Before the headers are known, the larger (text) bound; HEAD keeps write()'s old
+        // behaviour, since no body is sent and none is too large.
+        if self.keep { self.cap.json_limit } else { usize::MAX }
+    }
+    fn overflow(&mut self, collected: usize) {
+        self.too_large.get_or_insert(collected);
+        self.body = Vec::new();
+    }
     fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
+        self.raw_limit = self.cap.raw_limit(headers);
         self.head = Some((status, reason.to_owned(), headers.to_vec()));
     }
     fn data(&mut self, chunk: &[u8]) -> Offer {
+        if self.too_large.is_some() {
+            return Offer::Closed;
+        }
+        if !self.keep {
+            return Offer::Taken;
+        }
+        let collected = self.body.len().saturating_add(chunk.len());
+        if collected > self.raw_limit {
+            self.too_large = Some(collected);
+            self.body = Vec::new();
+            return Offer::Closed;
+        }
         self.body.extend_from_slice(chunk);
         Offer::Taken
     }
 }
 
-impl Buffered {
+impl Buffered<'_> {
     fn into_response(self) -> Result<AppResponse, AppError> {
+        if let Some(collected) = self.too_large {
+            return Err(AppError::ResponseTooLarge {
+                collected,
+                raw_limit: self.raw_limit,
+            });
+        }
         let (status, reason, headers) = self
             .head
             .ok_or_else(|| AppError::Protocol("the application returned without calling start_response".into()))?;
@@ -299,12 +371,20 @@ struct Body<'a, 'py> {
 }
 
 impl Body<'_, '_> {
-    /// Reads the whole iterable. Lists and tuples of bytes (the common case) skip the iterator
-    /// protocol, and a `wsgi.file_wrapper` is read in one call.
+    /// Reads the iterable until it ends or the sink wants no more. Lists and tuples of bytes
+    /// (the common case) skip the iterator protocol, and a `wsgi.file_wrapper` is read with
+    /// `read(block_size)` calls, so a large file is never held whole.
     fn read(&mut self, iterable: &Bound<'_, PyAny>) -> Result<(), BodyError> {
         if let Ok(wrapper) = iterable.cast::<FileWrapper>() {
-            let chunk = wrapper.get().filelike.bind(iterable.py()).call_method0("read")?;
-            self.push(&chunk)?;
+            let wrapper = wrapper.get();
+            let filelike = wrapper.filelike.bind(iterable.py());
+            let read = pyo3::intern!(iterable.py(), "read");
+            loop {
+                let chunk = filelike.call_method1(read, (wrapper.block_size,))?;
+                if !chunk.is_truthy()? || !self.push(&chunk)? {
+                    break;
+                }
+            }
         } else if let Ok(list) = iterable.cast::<PyList>() {
             for chunk in list.iter() {
                 if !self.push(&chunk)? {
@@ -351,17 +431,15 @@ impl Body<'_, '_> {
             ));
         }
         self.start_response.borrow_mut().body_started = true;
-        self.send_head()?;
-        Ok(match self.sink.data(bytes) {
-            Offer::Taken => true,
-            Offer::Closed => false,
-            // A slow reader: wait without the GIL, so that the app's other threads run on.
-            Offer::Wait(wait) => chunk.py().detach(wait),
-        })
+        if !self.send_head()? {
+            return Ok(false);
+        }
+        Ok(self.offer(bytes))
     }
 
-    /// Sends the status and headers unless they went already, then any write() output waiting.
-    fn send_head(&mut self) -> Result<(), BodyError> {
+    /// Sends the status and headers unless they went already, then any write() output waiting;
+    /// false when the sink wants no more.
+    fn send_head(&mut self) -> Result<bool, BodyError> {
         let mut state = self.start_response.borrow_mut();
         if !self.head_sent {
             let Some((status, reason)) = state.status.clone() else {
@@ -374,10 +452,17 @@ impl Body<'_, '_> {
         }
         let written = std::mem::take(&mut state.written);
         drop(state);
-        if !written.is_empty() {
-            self.sink.data(&written).settle();
+        Ok(written.is_empty() || self.offer(&written))
+    }
+
+    /// Hands `bytes` to the sink; a slow reader is waited for without the GIL, so that the
+    /// app's other threads run on. False when the sink wants no more.
+    fn offer(&mut self, bytes: &[u8]) -> bool {
+        match self.sink.data(bytes) {
+            Offer::Taken => true,
+            Offer::Closed => false,
+            Offer::Wait(wait) => self.start_response.py().detach(wait),
         }
-        Ok(())
     }
 }
 

@@ -8,7 +8,6 @@ use pyo3::types::{PyBytes, PyString};
 
 /// The `start_response` callable handed to the application.
 #[pyclass(module = "lambda_wsgi")]
-#[derive(Default)]
 pub(super) struct StartResponse {
     pub(super) status: Option<(u16, String)>,
     pub(super) headers: Vec<(String, String)>,
@@ -18,9 +17,26 @@ pub(super) struct StartResponse {
     pub(super) body_started: bool,
     /// The first protocol violation; it turns the response into a 500 whatever the app does next.
     pub(super) violation: Option<String>,
+    /// How many bytes `written` may hold (a buffered response's limit).
+    write_cap: usize,
+    /// Set when write() output passed `write_cap`: the bytes written in all.
+    pub(super) write_overflow: Option<usize>,
 }
 
 impl StartResponse {
+    /// A `start_response` whose `write()` raises once its waiting output passes `write_cap`.
+    pub(super) fn with_write_cap(write_cap: usize) -> Self {
+        StartResponse {
+            status: None,
+            headers: Vec::new(),
+            written: Vec::new(),
+            body_started: false,
+            violation: None,
+            write_cap,
+            write_overflow: None,
+        }
+    }
+
     fn violate(&mut self, err: PyErr, what: String) -> PyErr {
         self.violation.get_or_insert(what);
         err
@@ -71,10 +87,22 @@ impl StartResponse {
             let what = "write() takes bytes".to_owned();
             return Err(self.violate(PyTypeError::new_err(what.clone()), what));
         };
-        if !bytes.as_bytes().is_empty() {
-            self.body_started = true;
-            self.written.extend_from_slice(bytes.as_bytes());
+        let bytes = bytes.as_bytes();
+        if bytes.is_empty() {
+            return Ok(());
         }
+        self.body_started = true;
+        let collected = self.written.len().saturating_add(bytes.len());
+        if self.write_overflow.is_some() || collected > self.write_cap {
+            // Like a server's write() to a client that went away: the body cannot be delivered.
+            let total = self.write_overflow.get_or_insert(collected);
+            self.written = Vec::new();
+            return Err(PyRuntimeError::new_err(format!(
+                "the response body passed {total} bytes, over the {}-byte limit of a buffered Lambda response",
+                self.write_cap
+            )));
+        }
+        self.written.extend_from_slice(bytes);
         Ok(())
     }
 }

@@ -6,6 +6,10 @@ For each ``*.yaml`` here:
 2. aws-sam-translator must transform it into plain CloudFormation (the same library ``sam build``,
    ``sam deploy`` and the CloudFormation SAM transform use), with fake parameter values and a
    stub in place of IAM; the result must contain what that front door needs.
+3. That CloudFormation, once for each runtime the template allows, must give no cfn-lint error.
+   cfn-lint 1.58 checks a SAM template against SAM's own schemas without transforming it, so
+   its rules for AWS::Lambda::Function (E2530: which runtimes SnapStart supports) see only
+   the transformed template.
 
 No AWS access and no built layer zip are needed: neither tool reads ContentUri/CodeUri paths.
 
@@ -24,11 +28,16 @@ import pytest
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # samtranslator asks boto3 for a region
 logging.getLogger("samtranslator").setLevel(logging.ERROR)  # metrics / feature-toggle chatter
 
+import copy  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+
 import cfnlint.api  # noqa: E402
 from cfnlint.decode.decode import decode_str  # noqa: E402
 from samtranslator.translator.transform import transform  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 TEMPLATES = sorted(HERE.glob("*.yaml"))
 
 REGION = "us-east-1"
@@ -41,15 +50,29 @@ PSEUDO_PARAMETERS = {
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::NotificationARNs": [],
 }
-# Values for parameters that have no Default (alb.yaml's network).
+# Values for parameters that have no Default (alb.yaml's and the capacity provider's network).
 FAKE_PARAMETERS = {
     "VpcId": "vpc-0123456789abcdef0",
     "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    "SecurityGroupIds": ["sg-0123456789abcdef0"],
 }
 
 EXEC_WRAPPER = "/opt/lambda-wsgi"
 LAYER_ZIP = "../dist/lambda-wsgi-layer-x86_64.zip"
-RUNTIMES = ["python3.11", "python3.12", "python3.13"]
+RUNTIMES = ["python3.11", "python3.12", "python3.13"]  # the layer's bootstraps
+
+SNAPSTART = "http-api-snapstart.yaml"
+MANAGED_INSTANCES = "http-api-managed-instances.yaml"
+# The runtimes a template may offer: every one the layer serves, except where the platform
+# feature needs a newer Python. SnapStart for Python: python3.12 and later (Lambda's SnapStart
+# docs; cfn-lint's E2530 agrees, see test_transformed_lint_has_no_error). Managed Instances:
+# python3.13 and later (Lambda's "Python runtime for Lambda Managed Instances" page).
+ALLOWED_RUNTIMES = {SNAPSTART: ["python3.12", "python3.13"], MANAGED_INSTANCES: ["python3.13"]}
+DEFAULT_RUNTIME = {MANAGED_INSTANCES: "python3.13"}
+
+
+def _runtimes(path: Path) -> list[str]:
+    return ALLOWED_RUNTIMES.get(path.name, RUNTIMES)
 
 
 class _NoIamManagedPolicyLoader:
@@ -119,8 +142,8 @@ def test_sam_shape(path: Path) -> None:
     sam = _load(path)
     assert sam["Transform"] == "AWS::Serverless-2016-10-31"
     params = sam["Parameters"]
-    assert params["PythonRuntime"]["Default"] == "python3.12"
-    assert params["PythonRuntime"]["AllowedValues"] == RUNTIMES
+    assert params["PythonRuntime"]["Default"] == DEFAULT_RUNTIME.get(path.name, "python3.12")
+    assert params["PythonRuntime"]["AllowedValues"] == _runtimes(path)
     assert params["Architecture"]["AllowedValues"] == ["x86_64"]
     assert params["WsgiErrorMode"]["AllowedValues"] == ["respond", "raise"]
 
@@ -177,6 +200,164 @@ def test_invoke_mode(path: Path) -> None:
     assert fn["Environment"]["Variables"]["WSGI_INVOKE_MODE"] == _invoke_mode(path)
 
 
+def _with_runtime(cfn: dict[str, Any], runtime: str) -> dict[str, Any]:
+    """The transformed template with the PythonRuntime parameter's value in place of its Ref."""
+    cfn = copy.deepcopy(cfn)
+    functions = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions
+    for function in functions:
+        assert function["Properties"]["Runtime"] == {"Ref": "PythonRuntime"}
+        function["Properties"]["Runtime"] = runtime
+    return cfn
+
+
+def _lint_errors(cfn: dict[str, Any]) -> list[str]:
+    """cfn-lint's errors (not its warnings: the transform's own output has some, such as an
+    Fn::Sub without variables) for a transformed template."""
+    matches = cfnlint.api.lint(json.dumps(cfn), regions=[REGION])
+    return [f"{m.rule.id} {'/'.join(map(str, m.path))}: {m.message}" for m in matches if m.rule.id.startswith("E")]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=_ids(TEMPLATES))
+def test_transformed_lint_has_no_error(path: Path) -> None:
+    """The CloudFormation that is deployed, with each runtime the template offers (its
+    PythonRuntime parameter's AllowedValues, whatever test_sam_shape expects them to be), passes
+    cfn-lint's rules for the generated resources (AWS::Lambda::Function, Version, Alias,
+    CapacityProvider, the API)."""
+    cfn = _translate(path)
+    offered = _load(path)["Parameters"]["PythonRuntime"]["AllowedValues"]
+    for runtime in offered:
+        errors = _lint_errors(_with_runtime(cfn, runtime))
+        assert not errors, f"{path.name} with {runtime}:\n  " + "\n  ".join(errors)
+
+
+def test_transformed_lint_rejects_snapstart_on_python311() -> None:
+    """The control for the check above: the same lint refuses SnapStart on python3.11 (E2530),
+    so offering python3.11 in the SnapStart template would fail it."""
+    errors = _lint_errors(_with_runtime(_translate(HERE / SNAPSTART), "python3.11"))
+    assert [e for e in errors if e.startswith("E2530 ")] == [
+        "E2530 Resources/AppFunction/Properties/SnapStart/ApplyOn: "
+        "'python3.11' is not supported for 'SnapStart' enabled functions"
+    ]
+
+
+# ---------------------------------------------------------------- SnapStart and Managed Instances
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=_ids(TEMPLATES))
+def test_platform_features_only_where_asked(path: Path) -> None:
+    """SnapStart only in the SnapStart template, a capacity provider only in the Managed
+    Instances one, a published alias in both and nowhere else."""
+    cfn = _translate(path)
+    fn = _one(cfn, "AWS::Lambda::Function")
+    assert ("SnapStart" in fn) == (path.name == SNAPSTART)
+    assert ("CapacityProviderConfig" in fn) == (path.name == MANAGED_INSTANCES)
+    assert bool(_of_type(cfn, "AWS::Lambda::CapacityProvider")) == (path.name == MANAGED_INSTANCES)
+    assert bool(_of_type(cfn, "AWS::Lambda::Alias")) == (path.name in (SNAPSTART, MANAGED_INSTANCES))
+
+
+def _check_invokes_alias(cfn: dict[str, Any]) -> None:
+    """AutoPublishAlias: a version of the function, the alias `live` on that version, and the API
+    integration and its permission on the alias (SnapStart and Managed Instances serve published
+    versions only; $LATEST would run without either)."""
+    versions = [k for k, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Version"]
+    assert len(versions) == 1
+    assert cfn["Resources"][versions[0]]["Properties"]["FunctionName"] == {"Ref": "AppFunction"}
+    aliases = {k: r["Properties"] for k, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Alias"}
+    assert list(aliases) == ["AppFunctionAliaslive"]
+    alias = aliases["AppFunctionAliaslive"]
+    assert alias["Name"] == "live"
+    assert alias["FunctionName"] == {"Ref": "AppFunction"}
+    assert alias["FunctionVersion"] == {"Fn::GetAtt": [versions[0], "Version"]}
+    body = _one(cfn, "AWS::ApiGatewayV2::Api")["Body"]
+    uri = body["paths"]["$default"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]
+    assert uri == {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+        "${AppFunctionAliaslive}/invocations"
+    }
+    assert _one(cfn, "AWS::Lambda::Permission")["FunctionName"] == {"Ref": "AppFunctionAliaslive"}
+
+
+def test_snapstart() -> None:
+    sam_fn = _load(HERE / SNAPSTART)["Resources"]["AppFunction"]["Properties"]
+    assert sam_fn["AutoPublishAlias"] == "live"
+    assert sam_fn["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+
+    cfn = _translate(HERE / SNAPSTART)
+    fn = _one(cfn, "AWS::Lambda::Function")
+    assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert fn["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] == EXEC_WRAPPER
+    # What SnapStart cannot be combined with (Lambda's SnapStart limitations).
+    assert not {"ProvisionedConcurrencyConfig", "FileSystemConfigs"} & set(fn)
+    assert fn.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+    assert cfn["Outputs"]["FunctionAlias"]["Value"] == {"Ref": "AppFunctionAliaslive"}
+
+
+def _bootstrap_max_concurrency() -> int:
+    """The largest AWS_LAMBDA_MAX_CONCURRENCY the bootstrap accepts (runtime/src/config.rs)."""
+    found = re.search(r"const MAX_CONCURRENCY_LIMIT: usize = (\d+);", (ROOT / "runtime/src/config.rs").read_text())
+    assert found, "MAX_CONCURRENCY_LIMIT not found in runtime/src/config.rs"
+    return int(found.group(1))
+
+
+def test_managed_instances() -> None:
+    sam = _load(HERE / MANAGED_INSTANCES)
+    max_concurrency = sam["Parameters"]["MaxConcurrency"]
+    assert max_concurrency["Type"] == "Number"
+    assert max_concurrency["MinValue"] == 1
+    # No higher than the bootstrap accepts, nor than Lambda's PerExecutionEnvironmentMaxConcurrency
+    # maximum (1600, AWS::Lambda::Function LambdaManagedInstancesCapacityProviderConfig).
+    assert max_concurrency["MaxValue"] == min(_bootstrap_max_concurrency(), 1600)
+    assert 1 <= max_concurrency["Default"] <= max_concurrency["MaxValue"]
+    assert sam["Resources"]["AppFunction"]["Properties"]["AutoPublishAlias"] == "live"
+
+    cfn = _translate(HERE / MANAGED_INSTANCES)
+    provider_ids = [k for k, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::CapacityProvider"]
+    assert provider_ids == ["AppCapacityProvider"]
+    provider = cfn["Resources"]["AppCapacityProvider"]["Properties"]
+    assert provider["VpcConfig"] == {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}}
+    # The instances' architecture is the function's.
+    assert provider["InstanceRequirements"] == {"Architectures": [{"Ref": "Architecture"}]}
+    # The operator role SAM generates lets Lambda manage the EC2 instances.
+    role_arn = provider["PermissionsConfig"]["CapacityProviderOperatorRoleArn"]
+    assert role_arn == {"Fn::GetAtt": ["AppCapacityProviderOperatorRole", "Arn"]}
+    role = cfn["Resources"]["AppCapacityProviderOperatorRole"]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        f"arn:{PSEUDO_PARAMETERS['AWS::Partition']}:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
+    ]
+
+    fn = _one(cfn, "AWS::Lambda::Function")
+    config = fn["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
+    assert config == {
+        "CapacityProviderArn": {"Fn::GetAtt": ["AppCapacityProvider", "Arn"]},
+        "PerExecutionEnvironmentMaxConcurrency": {"Ref": "MaxConcurrency"},
+        "ExecutionEnvironmentMemoryGiBPerVCpu": 2,
+    }
+    # Memory per vCPU is 2, 4 or 8 GiB; the function's memory is whole vCPUs' worth of it.
+    assert fn["MemorySize"] % (config["ExecutionEnvironmentMemoryGiBPerVCpu"] * 1024) == 0
+    assert fn["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] == EXEC_WRAPPER
+    assert "VpcConfig" not in fn  # the capacity provider places it; SAM refuses both
+
+
+def test_managed_instances_lint_ignore_hides_only_the_capacity_provider_arn() -> None:
+    """The template ignores cfn-lint's E1010 on AppFunction, because cfn-lint 1.58's schema of
+    AWS::Serverless::CapacityProvider has no attributes, so it rejects `!GetAtt X.Arn`, the form
+    SAM's docs use and the translator resolves. Without the ignore, that is the only finding;
+    when a newer cfn-lint knows the attribute, this fails and the ignore can go."""
+    sam = _load(HERE / MANAGED_INSTANCES)
+    metadata = sam["Resources"]["AppFunction"].pop("Metadata")
+    assert metadata == {"cfn-lint": {"config": {"ignore_checks": ["E1010"]}}}
+    matches = cfnlint.api.lint(json.dumps(sam), regions=[REGION])
+    assert [(m.rule.id, m.path, m.message) for m in matches] == [
+        (
+            "E1010",
+            ["Resources", "AppFunction", "Properties", "CapacityProviderConfig", "Arn", "Fn::GetAtt", 1],
+            f"'Arn' is not one of [] in [{REGION!r}]",
+        )
+    ]
+
+
 # ---------------------------------------------------------------- front-door checks (transformed)
 
 
@@ -192,6 +373,11 @@ def check_http_api(cfn: dict[str, Any]) -> None:
     assert route["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
     perm = _one(cfn, "AWS::Lambda::Permission")
     assert perm["Principal"] == "apigateway.amazonaws.com"
+
+
+def check_http_api_alias(cfn: dict[str, Any]) -> None:
+    check_http_api(cfn)
+    _check_invokes_alias(cfn)
 
 
 def check_rest_api(cfn: dict[str, Any]) -> None:
@@ -253,6 +439,8 @@ def check_function_url_streaming(cfn: dict[str, Any]) -> None:
 
 FRONT_DOOR_CHECKS = {
     "http-api.yaml": check_http_api,
+    SNAPSTART: check_http_api_alias,
+    MANAGED_INSTANCES: check_http_api_alias,
     "rest-api.yaml": check_rest_api,
     "alb.yaml": check_alb,
     "function-url.yaml": check_function_url,

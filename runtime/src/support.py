@@ -229,9 +229,9 @@ def install_deadline_handler(handler, signum):
 def install_snapshot_hooks_module():
     """SnapStart's runtime hooks API: the managed runtime ships `snapshot_restore_py` (PyPI
     snapshot-restore-py). Where it is not importable (a local run, or a path the embedded
-    interpreter does not see), a
-    stand-in with the same functions takes its place, so an app that registers hooks imports
-    everywhere. Called after sys.path is set up and before the app is imported."""
+    interpreter does not see), a stand-in with the same functions takes its place, so an app
+    that registers hooks imports everywhere. Called after sys.path is set up and before the app
+    is imported."""
     try:
         import snapshot_restore_py  # noqa: F401
         return

@@ -181,7 +181,10 @@ impl Streamer {
                 while let Ok(job) = queue.recv() {
                     let status =
                         runtime.block_on(send_stream(&mut api, job.request_id, job.chunks, job.space, job.abort));
-                    job.done.send(status).ok();
+                    if let Err(unread) = job.done.send(status) {
+                        // The main thread stopped waiting for this stream (FINISH_TIMEOUT).
+                        tracing::warn!("a response stream ended after its invocation moved on: {:?}", unread.0);
+                    }
                 }
             })
             .map_err(|source| ApiError::Connect {
@@ -297,6 +300,7 @@ impl ResponseStream {
                     failure.error_message
                 );
                 if let Some(abort) = self.abort.take() {
+                    // An error means the stream thread is already done with this stream.
                     abort.send(()).ok();
                 }
             }
@@ -363,7 +367,13 @@ async fn send_stream(
                     }
                 }
                 Some(Chunk::Failed(report)) => {
-                    body.send_trailers(error_trailers(&report)).await.ok();
+                    if let Err(err) = body.send_trailers(error_trailers(&report)).await {
+                        tracing::error!(
+                            requestId = %request_id,
+                            "the error trailers ({}) could not be sent: {err}",
+                            report.error_type
+                        );
+                    }
                     return Ok(());
                 }
                 None => return Ok(()),

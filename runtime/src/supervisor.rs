@@ -255,7 +255,9 @@ fn reap(workers: &mut HashMap<Pid, Worker>) -> Vec<(Worker, String)> {
 /// SIGTERM to every worker, then SIGKILL to any still running after the grace period.
 fn stop(workers: &mut HashMap<Pid, Worker>) {
     for pid in workers.keys() {
-        kill(*pid, Signal::SIGTERM).ok();
+        if let Err(err) = kill(*pid, Signal::SIGTERM) {
+            tracing::warn!("cannot send SIGTERM to worker (pid {pid}): {err}");
+        }
     }
     let until = Instant::now() + SHUTDOWN_GRACE;
     while !workers.is_empty() && Instant::now() < until {
@@ -264,7 +266,9 @@ fn stop(workers: &mut HashMap<Pid, Worker>) {
     }
     for pid in workers.keys() {
         tracing::warn!("worker (pid {pid}) did not stop in time; killing it");
-        kill(*pid, Signal::SIGKILL).ok();
+        if let Err(err) = kill(*pid, Signal::SIGKILL) {
+            tracing::warn!("cannot kill worker (pid {pid}): {err}");
+        }
     }
     workers.clear();
 }

@@ -53,33 +53,43 @@ struct FakeApi {
 }
 
 impl FakeApi {
+    /// Serves from a thread and runtime of its own: the loop under test blocks its thread at
+    /// times (as it may: Lambda is another machine), which must not stop the fake from answering.
     async fn start(script: Vec<Next>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("address").to_string();
         let state = Arc::new(Mutex::new(State {
             script: script.into(),
             ..State::default()
         }));
         let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let connection = {
-                    let mut state = shared.lock().expect("state");
-                    state.connections += 1;
-                    state.connections
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| answer(state.clone(), connection, request));
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                        .ok();
-                });
-            }
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let connection = {
+                        let mut state = shared.lock().expect("state");
+                        state.connections += 1;
+                        state.connections
+                    };
+                    let state = shared.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request| answer(state.clone(), connection, request));
+                        hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                            .ok();
+                    });
+                }
+            });
         });
         FakeApi { address, state }
     }

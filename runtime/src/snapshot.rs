@@ -19,6 +19,9 @@ const BEFORE_SNAPSHOT_EXIT: u8 = 64;
 /// The managed runtime's exit code for a failed after-restore hook.
 const AFTER_RESTORE_EXIT: u8 = 65;
 
+/// Lambda's limit on the restore plus the after-restore hooks.
+const RESTORE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs the lifecycle; `Err` carries the exit code once the failure has been reported.
 pub fn take(address: &str, app: &WsgiApp) -> Result<(), ExitCode> {
     if let Err(err) = app.run_before_snapshot() {
@@ -35,12 +38,25 @@ pub fn take(address: &str, app: &WsgiApp) -> Result<(), ExitCode> {
         init_error::report(address, Phase::Init, &report);
         return Err(ExitCode::from(BEFORE_SNAPSHOT_EXIT));
     }
+    let restored = std::time::Instant::now();
     if let Err(err) = app.run_after_restore() {
         let report = init_error::hook_report("Runtime.AfterRestoreError", &err);
         init_error::report(address, Phase::Restore, &report);
         return Err(ExitCode::from(AFTER_RESTORE_EXIT));
     }
-    tracing::info!("SnapStart: restored; after-restore hooks done");
+    let took = restored.elapsed();
+    if took > RESTORE_LIMIT {
+        tracing::warn!(
+            "SnapStart: the after-restore hooks took {} ms; Lambda allows the restore and its hooks {} s in all",
+            took.as_millis(),
+            RESTORE_LIMIT.as_secs()
+        );
+    } else {
+        tracing::info!(
+            "SnapStart: restored; after-restore hooks done in {} ms",
+            took.as_millis()
+        );
+    }
     Ok(())
 }
 

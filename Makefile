@@ -98,10 +98,10 @@ check-cargo-lambda: $(VENV)/.installed ## `cargo lambda watch` serves examples/f
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) tests/cargo-lambda-check.sh
 
-fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); a failure prints the seed to rerun
+fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); prints how many events parsed per source; a failure prints the seed to rerun
 	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_CASES:-200000} cases per property"; \
 	LAMBDA_WSGI_FUZZ_SEED=$$seed LAMBDA_WSGI_FUZZ_CASES=$${FUZZ_CASES:-200000} PYO3_PYTHON=$(PYTHON) \
-		$(CARGO) test --release -p lambda-wsgi --test hostile -- --test-threads 2
+		$(CARGO) test --release -p lambda-wsgi --test hostile -- --test-threads 2 --nocapture
 
 soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; reports RSS and open fds (SOAK_INVOCATIONS)
 	$(CARGO) build --release -p lambda-wsgi-emulator

@@ -91,7 +91,7 @@ impl FrontDoor {
             },
         );
         let answer = match self.broker.invoke(Bytes::from(event.to_string())).await {
-            Outcome::Response(payload) => response::from_function(&payload).unwrap_or_else(|err| {
+            Outcome::Response(payload) => response::from_function(&payload, self.format).unwrap_or_else(|err| {
                 eprintln!("lambda-wsgi-emulator: 502 because {err}");
                 HttpResponse::gateway_error(502, "Internal Server Error")
             }),
@@ -136,7 +136,7 @@ async fn streamed_head(streamed: &Streamed) -> Result<(HttpResponse, StreamBody)
             None => return Err("the response stream ended before its prelude did (eight NUL bytes)".to_owned()),
         }
         if let Some((prelude, body)) = split_prelude(&buffered) {
-            let head = response::from_function(prelude).map_err(|e| format!("the stream prelude: {e}"))?;
+            let head = response::from_prelude(prelude).map_err(|e| format!("the stream prelude: {e}"))?;
             let first = Bytes::copy_from_slice(body);
             return Ok((
                 head,

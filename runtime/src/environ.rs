@@ -181,21 +181,24 @@ fn url_scheme(request: &Request) -> &'static str {
 }
 
 /// Never empty (PEP 3333): Host, else the request context's domain, else `localhost`
-/// (ALB health checks and console tests have neither). The port: X-Forwarded-Port, else the
-/// Host's port, else the scheme's.
+/// (ALB health checks and console tests have neither). A Host without a name (empty, `:`,
+/// `:8080`) counts as none. The port: X-Forwarded-Port, else the Host's port, else the scheme's.
 fn server_name_and_port(request: &Request, scheme: &str) -> (String, String) {
-    let host = request
-        .host()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .unwrap_or("localhost");
-    let (name, host_port) = split_host_port(host);
+    let (name, host_port) = named_host(request.header("host"))
+        .or_else(|| named_host(request.domain_name.as_deref()))
+        .unwrap_or(("localhost", None));
     let forwarded_port = request.header("x-forwarded-port").map(str::trim).filter(|p| is_port(p));
     let port = forwarded_port.or(host_port.filter(|p| is_port(p))).map_or_else(
         || if scheme == "https" { "443" } else { "80" }.to_owned(),
         str::to_owned,
     );
     (name.to_owned(), port)
+}
+
+/// `host:port` split, when there is a name before the port.
+fn named_host(host: Option<&str>) -> Option<(&str, Option<&str>)> {
+    host.map(|h| split_host_port(h.trim()))
+        .filter(|(name, _)| !name.is_empty())
 }
 
 /// Splits `host:port`, minding bracketed IPv6 literals (`[::1]:8080`).
@@ -466,6 +469,25 @@ mod tests {
             (Some("https"), Some("on"))
         );
         r.headers.push(("X-Forwarded-Port".into(), "443".into()));
+        assert_eq!(build(&r, &config("")).get("SERVER_PORT"), Some("443"));
+    }
+
+    #[test]
+    fn a_host_without_a_name_falls_back_to_the_domain_then_localhost() {
+        // Found by the shape-valid property tests: `Host: :` gave an empty SERVER_NAME.
+        let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
+        for host in ["", " ", ":", ":8080"] {
+            r.headers = vec![("Host".into(), host.into())];
+            r.domain_name = None;
+            assert_eq!(build(&r, &config("")).get("SERVER_NAME"), Some("localhost"), "{host:?}");
+            r.domain_name = Some("api.example.com".into());
+            assert_eq!(
+                build(&r, &config("")).get("SERVER_NAME"),
+                Some("api.example.com"),
+                "{host:?}"
+            );
+        }
+        r.headers = vec![("Host".into(), ":8080".into())];
         assert_eq!(build(&r, &config("")).get("SERVER_PORT"), Some("443"));
     }
 

@@ -6,6 +6,8 @@ is reported where Lambda wants it, with the managed runtime's exit codes."""
 import json
 import re
 
+import pytest
+
 from conftest import Emulator, run_invoke
 
 SNAPSHOT_LINE = re.compile(r"snapshot taken; restoring \(restore/next from 127\.0\.0\.1:(\d+)\)")
@@ -71,23 +73,22 @@ HTTP_EVENT = {
 }
 
 
-def test_a_failing_before_snapshot_hook_is_an_init_error_and_exit_64():
-    code, stdout, stderr = run_invoke("snapstart_app:app", HTTP_EVENT, env={"SNAP_FAIL": "before"},
+@pytest.mark.parametrize(
+    ("failing", "error_type", "message", "where", "exit_status"),
+    [
+        # A failing before-snapshot hook is an init error; a failing after-restore hook goes to
+        # /restore/error; each with the managed runtime's exit code.
+        ("before", "Runtime.BeforeSnapshotError", "the cache would not flush", "init error", 64),
+        ("after", "Runtime.AfterRestoreError", "the database is not reachable", "restore error", 65),
+    ],
+)
+def test_a_failing_hook_is_reported_where_lambda_wants_it(failing, error_type, message, where, exit_status):
+    code, stdout, stderr = run_invoke("snapstart_app:app", HTTP_EVENT, env={"SNAP_FAIL": failing},
                                       extra_args=["--snap-start"])
     assert code == 2, stderr
     report = json.loads(stdout)
-    assert report["errorType"] == "Runtime.BeforeSnapshotError"
-    assert "the cache would not flush" in report["errorMessage"]
-    assert any("flush_caches" in line for line in report["stackTrace"])
-    assert "exit status: 64" in stderr
-
-
-def test_a_failing_after_restore_hook_goes_to_restore_error_and_exit_65():
-    code, stdout, stderr = run_invoke("snapstart_app:app", HTTP_EVENT, env={"SNAP_FAIL": "after"},
-                                      extra_args=["--snap-start"])
-    assert code == 2, stderr
-    report = json.loads(stdout)
-    assert report["errorType"] == "Runtime.AfterRestoreError"
-    assert "the database is not reachable" in report["errorMessage"]
-    assert "restore error: Runtime.AfterRestoreError" in stderr
-    assert "exit status: 65" in stderr
+    assert report["errorType"] == error_type
+    assert message in report["errorMessage"]
+    assert report["stackTrace"], report
+    assert f"{where}: {error_type}" in stderr
+    assert f"exit status: {exit_status}" in stderr

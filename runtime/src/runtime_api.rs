@@ -232,7 +232,16 @@ impl RuntimeApi {
     /// Waits for the next invocation.
     pub async fn next(&mut self) -> Result<Invocation, ApiError> {
         const WHAT: &str = "GET /invocation/next";
-        let response = self.send(WHAT, requests::next()).await?;
+        // A connection that died while idle is found only when it is used: the long poll is
+        // asked again, once, on a new one (nothing can have been handed out on a dead one).
+        let response = match self.send(WHAT, requests::next()).await {
+            Err(ApiError::Http { source, .. }) => {
+                tracing::warn!("the Runtime API connection was lost ({source}); reconnecting");
+                self.reconnect();
+                self.send(WHAT, requests::next()).await?
+            }
+            other => other?,
+        };
         let (parts, body) = response.into_parts();
         if !parts.status.is_success() {
             return Err(ApiError::Protocol {

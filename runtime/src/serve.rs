@@ -37,8 +37,7 @@ where
             Ok(body) => ("POST /response", requests::response(&request_id, body)),
             Err(report) => ("POST /error", requests::invocation_error(&request_id, &report)),
         };
-        let status = api.post(what, request).await?;
-        check_accepted(status, &request_id);
+        deliver(api, what, request, &request_id).await;
     }
 }
 
@@ -75,10 +74,13 @@ where
             (Some(stream), outcome) => Some(stream.finish(outcome.err())),
             (None, Ok(())) => Some(streamer.begin(&request_id, wait_until).finish(None)),
             (None, Err(report)) => {
-                let status = api
-                    .post("POST /error", requests::invocation_error(&request_id, &report))
-                    .await?;
-                check_accepted(status, &request_id);
+                deliver(
+                    api,
+                    "POST /error",
+                    requests::invocation_error(&request_id, &report),
+                    &request_id,
+                )
+                .await;
                 None
             }
         };
@@ -117,6 +119,19 @@ fn run<R>(
         tracing::error!("the runtime panicked: {message}");
         Err(ErrorReport::new("Runtime.Panic", message))
     })
+}
+
+/// Posts an answer. A transport failure costs this answer, not the environment: it is logged,
+/// the connection is dropped, and the loop asks for the next invocation on a new one (if the
+/// Runtime API is really gone, that fails and ends the loop).
+async fn deliver(api: &mut RuntimeApi, what: &'static str, request: http::Request<Body>, request_id: &str) {
+    match api.post(what, request).await {
+        Ok(status) => check_accepted(status, request_id),
+        Err(err) => {
+            tracing::error!(requestId = %request_id, "the answer was lost: {err}");
+            api.reconnect();
+        }
+    }
 }
 
 fn check_accepted(status: StatusCode, request_id: &str) {

@@ -43,6 +43,8 @@ struct State {
     connections: usize,
     /// Answers to give to `/response` posts, in order (202 when none is left).
     response_statuses: VecDeque<StatusCode>,
+    /// Close the connection after each answer to a `/response` post.
+    close_after_response: bool,
 }
 
 /// A fake Runtime API on 127.0.0.1: hands out the scripted invocations, then answers `/next`
@@ -168,7 +170,15 @@ async fn answer(
         }
     } else if path.ends_with("/response") {
         let status = state.response_statuses.pop_front().unwrap_or(StatusCode::ACCEPTED);
-        Response::builder().status(status).body(Full::new(Bytes::new()))
+        let connection = if state.close_after_response {
+            "close"
+        } else {
+            "keep-alive"
+        };
+        Response::builder()
+            .status(status)
+            .header("connection", connection)
+            .body(Full::new(Bytes::new()))
     } else {
         Response::builder()
             .status(StatusCode::ACCEPTED)
@@ -270,6 +280,29 @@ async fn an_answer_lambda_refuses_is_logged_and_serving_goes_on() {
     let calls = Mutex::new(Vec::new());
     serve::serve(&mut api.client(), echo(&calls)).await.expect_err("ends");
     assert_eq!(calls.lock().expect("calls").len(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_the_runtime_api_closed_is_replaced_and_serving_goes_on() {
+    let api = FakeApi::start(vec![event("a", "\"one\""), event("b", "\"two\"")]).await;
+    api.state.lock().expect("state").close_after_response = true;
+    let calls = Mutex::new(Vec::new());
+    serve::serve(&mut api.client(), echo(&calls)).await.expect_err("ends");
+    assert_eq!(calls.lock().expect("calls").len(), 2);
+    let answered: Vec<String> = api
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .map(|s| s.path)
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            "/2018-06-01/runtime/invocation/a/response",
+            "/2018-06-01/runtime/invocation/b/response"
+        ]
+    );
+    assert_eq!(api.connections(), 3);
 }
 
 #[tokio::test]

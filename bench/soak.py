@@ -187,6 +187,9 @@ def main():
         print(f"| {handler} | {count:,} | {seconds:.0f} | {procs_start}->{procs_end} | {rss_start / 1024:.1f} "
               f"| {rss_end / 1024:.1f} | {growth:+.2f} | {max(s[1] for s in samples) / 1024:.1f} "
               f"| {pss_start / 1024:.1f} | {pss_end / 1024:.1f} | {fds_start} | {fds_end} | {max(s[3] for s in samples)} |")
+    for handler, count, seconds, samples, statuses in rows:
+        print(f"{handler} RSS (MB) by invocations done: "
+              + ", ".join(f"{done:,}: {rss / 1024:.1f}" for done, rss, *_ in samples))
     print(f"HTTP statuses from the Invoke API: {[r[4] for r in rows]}")
     verdict = "ok" if worst < 5 and not leaked_fds else "FAIL"
     print(f"soak: {verdict} (largest RSS growth {worst:+.2f} MB, target < 5 MB; fd growth: {'yes' if leaked_fds else 'none'})")

@@ -26,7 +26,7 @@ bootstrap_for = target/py$(1)/debug/bootstrap
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: install-postgresql help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -107,11 +107,23 @@ bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-ws
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --floors target/release $(BENCH_ARGS)
 	$(MAKE) bench-concurrency
 
-bench-concurrency: $(VENV)/.installed $(VENV)/.bench-installed ## Managed Instances: lambda-wsgi vs awslambdaric's multi-concurrent mode at N = 2 and 8; writes its section of bench/RESULTS.md (CONCURRENCY_ARGS=--repeats 5)
+bench-concurrency: $(VENV)/.installed $(VENV)/.bench-installed ## Managed Instances: lambda-wsgi vs awslambdaric's multi-concurrent mode at N = 2 and 8; writes its section of bench/RESULTS.md (CONCURRENCY_ARGS=--repeats 15)
 	$(CARGO) build --release -p lambda-wsgi-emulator
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/concurrency.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap $(CONCURRENCY_ARGS)
+
+# Managed Instances need Python 3.13+: the same race on 3.13, in its own venv (awslambdaric then
+# gets the python3.13 AWS_EXECUTION_ENV Lambda would set).
+PY313 := $(call python_for,3.13)
+bench-concurrency-managed: ## bench-concurrency on Python 3.13, as Managed Instances run it (.venv-3.13); writes its own section of bench/RESULTS.md
+	@test -n "$(PY313)" || { echo "Python 3.13 not found"; exit 1; }
+	test -x .venv-3.13/bin/python || $(PY313) -m venv .venv-3.13
+	.venv-3.13/bin/python -m pip install -q --disable-pip-version-check $$(grep -i '^flask==' requirements-dev.txt) -r bench/requirements.txt
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PY313) CARGO_TARGET_DIR=target/py3.13 $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	.venv-3.13/bin/python bench/concurrency.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py3.13/release/bootstrap --venv .venv-3.13 --peer-execution-env AWS_Lambda_python3.13 $(CONCURRENCY_ARGS)
 
 bench-micro: ## Criterion micro-benchmarks: event parsing, environ building, response rendering
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) $(CARGO) bench -p lambda-wsgi --bench pipeline

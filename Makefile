@@ -26,7 +26,7 @@ bootstrap_for = target/py$(1)/debug/bootstrap
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: install-postgresql help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -103,17 +103,37 @@ fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); prints 
 	LAMBDA_WSGI_FUZZ_SEED=$$seed LAMBDA_WSGI_FUZZ_CASES=$${FUZZ_CASES:-200000} PYO3_PYTHON=$(PYTHON) \
 		$(CARGO) test --release -p lambda-wsgi --test hostile -- --test-threads 2 --nocapture
 
-soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; reports RSS and open fds (SOAK_INVOCATIONS)
+soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; reports RSS and open fds (SOAK_INVOCATIONS, SOAK_CONCURRENCY=4: Managed Instances)
 	$(CARGO) build --release -p lambda-wsgi-emulator
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/soak.py --emulator target/release/lambda-wsgi-emulator \
-		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000}
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000} \
+		--max-concurrency $${SOAK_CONCURRENCY:-1}
 
 bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors; writes bench/RESULTS.md and bench/chart.png (BENCH_ARGS=--repeats 3)
 	$(CARGO) build --release -p lambda-wsgi-emulator -p lambda-wsgi-bench-floors
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/run.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --floors target/release $(BENCH_ARGS)
+	$(MAKE) bench-concurrency
+
+bench-concurrency: $(VENV)/.installed $(VENV)/.bench-installed ## Managed Instances: lambda-wsgi vs awslambdaric's multi-concurrent mode at N = 2 and 8; writes its section of bench/RESULTS.md (CONCURRENCY_ARGS=--repeats 15)
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	$(VENV_PY) bench/concurrency.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap $(CONCURRENCY_ARGS)
+
+# Managed Instances need Python 3.13+: the same race on 3.13, in its own venv (awslambdaric then
+# gets the python3.13 AWS_EXECUTION_ENV Lambda would set).
+PY313 := $(call python_for,3.13)
+bench-concurrency-managed: ## bench-concurrency on Python 3.13, as Managed Instances run it (.venv-3.13); writes its own section of bench/RESULTS.md
+	@test -n "$(PY313)" || { echo "Python 3.13 not found"; exit 1; }
+	test -x .venv-3.13/bin/python || $(PY313) -m venv .venv-3.13
+	.venv-3.13/bin/python -m pip install -q --disable-pip-version-check $$(grep -i '^flask==' requirements-dev.txt) -r bench/requirements.txt
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PY313) CARGO_TARGET_DIR=target/py3.13 $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	.venv-3.13/bin/python bench/concurrency.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py3.13/release/bootstrap --venv .venv-3.13 --peer-execution-env AWS_Lambda_python3.13 $(CONCURRENCY_ARGS)
 
 bench-micro: ## Criterion micro-benchmarks: event parsing, environ building, response rendering
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) $(CARGO) bench -p lambda-wsgi --bench pipeline

@@ -3,11 +3,17 @@
 //! Cold start is the time from spawning the runtime process to the first response (what a user
 //! waits for on a cold invocation, minus Lambda's own sandbox setup). Warm latency is measured
 //! over sequential invocations in one process, as Lambda sends them: one at a time, the next only
-//! after the previous response. The same broker and Runtime API serve `serve` and `invoke`, so
+//! after the previous response. With `--max-concurrency N` (Managed Instances), N clients send
+//! at once instead, each the next only after its previous response; the ready time is from
+//! spawning the runtime until N `/next` polls are parked at once (N workers waiting for work),
+//! and the memory is the sum of Pss (/proc/PID/smaps_rollup) over the runtime process and all its
+//! descendants, read at that moment and again after the load. The same broker and Runtime API serve `serve` and `invoke`, so
 //! what is measured here is the path users run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -49,22 +55,53 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode, String> {
                 .map_err(|e| format!("reading {}: {e}", path.display()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let concurrency = usize::from(args.runtime.max_concurrency);
     let mut cold_ms = Vec::with_capacity(args.cold_starts.max(1));
+    let mut ready_ms = Vec::with_capacity(args.cold_starts.max(1));
+    let mut pss_ready_kb = Vec::with_capacity(args.cold_starts.max(1));
     let mut report = None;
     for sample in 0..args.cold_starts.max(1) {
         let mut environment = Environment::start(args.runtime.clone(), 0, false).await?;
         let started = Instant::now();
         environment.launch();
+        if concurrency > 1 {
+            // Nothing is queued yet, so every worker parks its poll: N parked = N ready.
+            tokio::time::timeout(
+                Duration::from_secs(args.runtime.timeout),
+                environment.broker.wait_for_polls(concurrency),
+            )
+            .await
+            .map_err(|_| format!("cold start {sample}: {concurrency} workers were not polling in time"))?;
+            ready_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            pss_ready_kb.push(
+                environment
+                    .state
+                    .pid()
+                    .and_then(|pid| group_usage(pid).map(|u| u.pss_kb)),
+            );
+        }
         let first = settled(environment.broker.invoke(events[0].clone()).await).await;
         cold_ms.push(started.elapsed().as_secs_f64() * 1e3);
         check(&first, args.expect_status).map_err(|why| format!("cold start {sample}: {why}"))?;
         if sample == 0 {
             report = Some(warm(&environment, &events, &args).await?);
         }
+        let group = environment.state.pid().map(descendants).unwrap_or_default();
         environment.stop().await;
+        // Lambda ends the whole environment: workers that outlive their parent (awslambdaric's
+        // are not told to) must not linger into the next sample.
+        for pid in group.into_iter().skip(1) {
+            if let Ok(pid) = i32::try_from(pid) {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).ok();
+            }
+        }
     }
     let mut report = report.unwrap_or_default();
     report.insert("cold_start_ms".into(), serde_json::json!(cold_ms));
+    if concurrency > 1 {
+        report.insert("ready_ms".into(), serde_json::json!(ready_ms));
+        report.insert("pss_ready_kb".into(), serde_json::json!(pss_ready_kb));
+    }
     println!("{}", serde_json::Value::Object(report));
     Ok(ExitCode::SUCCESS)
 }
@@ -84,17 +121,48 @@ async fn warm(environment: &Environment, events: &[Bytes], args: &BenchArgs) -> 
         environment.broker.invoke(event.clone()).await;
     }
     let pid = environment.state.pid();
+    let concurrency = usize::from(args.runtime.max_concurrency);
     let cpu_before = pid.and_then(cpu_ticks);
+    let group_cpu_before = pid.and_then(group_usage).map(|u| u.cpu_ticks);
+    let emulator_cpu_before = cpu_ticks(std::process::id());
+    let started = Instant::now();
+    // `concurrency` clients, each sending its next invocation when its previous one is answered,
+    // until `invocations` are sent in all.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let events: Arc<[Bytes]> = events.into();
+    let clients: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (broker, sent, events, total) = (
+                environment.broker.clone(),
+                sent.clone(),
+                events.clone(),
+                args.invocations,
+            );
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(total / concurrency + 1);
+                let mut failures = 0usize;
+                loop {
+                    let index = sent.fetch_add(1, Ordering::Relaxed);
+                    if index >= total {
+                        break;
+                    }
+                    let start = Instant::now();
+                    let outcome = settled(broker.invoke(events[index % events.len()].clone()).await).await;
+                    latencies.push(start.elapsed());
+                    if !matches!(outcome, Outcome::Response(_)) {
+                        failures += 1;
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
     let mut latencies = Vec::with_capacity(args.invocations);
     let mut failures = 0usize;
-    let started = Instant::now();
-    for event in events.iter().cycle().take(args.invocations) {
-        let sent = Instant::now();
-        let outcome = settled(environment.broker.invoke(event.clone()).await).await;
-        latencies.push(sent.elapsed());
-        if !matches!(outcome, Outcome::Response(_)) {
-            failures += 1;
-        }
+    for client in clients {
+        let (mine, failed) = client.await.map_err(|e| format!("a client task failed: {e}"))?;
+        latencies.extend(mine);
+        failures += failed;
     }
     let wall = started.elapsed();
     let cpu_after = pid.and_then(cpu_ticks);
@@ -109,6 +177,31 @@ async fn warm(environment: &Environment, events: &[Bytes], args: &BenchArgs) -> 
     report.insert("failures".into(), failures.into());
     report.insert("peak_rss_kb".into(), serde_json::json!(peak_rss_kb));
     report.insert("first_responses".into(), first_responses.into());
+    if concurrency > 1 {
+        let after = pid.and_then(group_usage);
+        let per_invocation = |ticks: u64| ticks as f64 * 1e6 / CLOCK_TICKS_PER_SECOND / latencies.len().max(1) as f64;
+        let group_cpu_us = group_cpu_before
+            .zip(after.as_ref().map(|u| u.cpu_ticks))
+            .map(|(before, after)| per_invocation(after.saturating_sub(before)));
+        let emulator_cpu_us = emulator_cpu_before
+            .zip(cpu_ticks(std::process::id()))
+            .map(|(before, after)| per_invocation(after.saturating_sub(before)));
+        report.insert("clients".into(), concurrency.into());
+        report.insert(
+            "pss_after_kb".into(),
+            serde_json::json!(after.as_ref().map(|u| u.pss_kb)),
+        );
+        report.insert(
+            "rss_after_kb".into(),
+            serde_json::json!(after.as_ref().map(|u| u.rss_kb)),
+        );
+        report.insert(
+            "processes".into(),
+            serde_json::json!(after.as_ref().map(|u| u.processes)),
+        );
+        report.insert("group_cpu_us".into(), serde_json::json!(group_cpu_us));
+        report.insert("emulator_cpu_us".into(), serde_json::json!(emulator_cpu_us));
+    }
     Ok(report)
 }
 
@@ -174,6 +267,70 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(ticks(14)? + ticks(15)?)
 }
 
+/// What a process and all its descendants use together.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct GroupUsage {
+    /// Sum of Pss: each shared page counted once over the group, split between its sharers.
+    pss_kb: u64,
+    /// Sum of VmRSS: shared pages counted once per process.
+    rss_kb: u64,
+    /// utime + stime of every live process in the group, in clock ticks.
+    cpu_ticks: u64,
+    processes: usize,
+}
+
+/// `root` and its descendants, from the parent ids in /proc/*/stat.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name: state, then the parent id.
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|ppid| ppid.parse::<u32>().ok())
+        {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut group = vec![root];
+    let mut index = 0;
+    while index < group.len() {
+        let parent = group[index];
+        group.extend(parents.iter().filter(|(_, ppid)| *ppid == parent).map(|(pid, _)| *pid));
+        index += 1;
+    }
+    group
+}
+
+/// A `Key:   123 kB` line's number.
+fn kb_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+}
+
+/// Pss, RSS and CPU time summed over `root` and its descendants (the workers it forked).
+fn group_usage(root: u32) -> Option<GroupUsage> {
+    let mut usage = GroupUsage::default();
+    for pid in descendants(root) {
+        let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+            continue; // exited meanwhile
+        };
+        usage.pss_kb += kb_field(&rollup, "Pss:").unwrap_or(0);
+        usage.rss_kb += kb_field(&rollup, "Rss:").unwrap_or(0);
+        usage.cpu_ticks += cpu_ticks(pid).unwrap_or(0);
+        usage.processes += 1;
+    }
+    (usage.processes > 0).then_some(usage)
+}
+
 /// VmHWM: the process's peak resident set, as Lambda reports "Max Memory Used".
 fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -205,6 +362,25 @@ mod tests {
         assert!(check(&ok, 200).is_ok());
         assert!(check(&not_found, 200).is_err());
         assert!(check(&Outcome::Timeout, 200).is_err());
+    }
+
+    #[test]
+    fn group_usage_counts_the_process_and_its_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep runs");
+        let group = descendants(std::process::id());
+        let alone = group_usage(child.id());
+        let ours = group_usage(std::process::id());
+        child.kill().ok();
+        child.wait().ok();
+        assert_eq!(group.first(), Some(&std::process::id()));
+        assert!(group.contains(&child.id()));
+        let alone = alone.expect("the child is readable");
+        assert_eq!(alone.processes, 1);
+        assert!(alone.pss_kb > 0 && alone.rss_kb >= alone.pss_kb);
+        assert!(ours.expect("this process is readable").pss_kb > alone.pss_kb);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! endpoints and the child supervisor settle what it waits for.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -133,6 +133,28 @@ pub struct Broker {
     /// Asks the supervisor to kill the runtime (deadline passed).
     kill: mpsc::UnboundedSender<()>,
     counter: AtomicU64,
+    /// `/next` long polls parked here now, and a wake-up when that number changes: how many
+    /// workers are ready (`bench` times spawn to N, `serve` says when all N are polling).
+    polling: AtomicUsize,
+    polls_changed: Notify,
+}
+
+/// Counts one parked `/next` poll for as long as it lives (answered or abandoned).
+struct Polling<'a>(&'a Broker);
+
+impl<'a> Polling<'a> {
+    fn new(broker: &'a Broker) -> Self {
+        broker.polling.fetch_add(1, Ordering::SeqCst);
+        broker.polls_changed.notify_waiters();
+        Polling(broker)
+    }
+}
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        self.0.polling.fetch_sub(1, Ordering::SeqCst);
+        self.0.polls_changed.notify_waiters();
+    }
 }
 
 impl Broker {
@@ -152,6 +174,8 @@ impl Broker {
             in_flight: Mutex::new(HashMap::new()),
             kill,
             counter: AtomicU64::new(0),
+            polling: AtomicUsize::new(0),
+            polls_changed: Notify::new(),
         }
     }
 
@@ -196,6 +220,7 @@ impl Broker {
 
     /// Waits for the next invocation (`/invocation/next`).
     pub async fn next(&self) -> Delivered {
+        let _polling = Polling::new(self);
         loop {
             let notified = self.queued.notified();
             if let Some(pending) = self.pop_live() {
@@ -222,6 +247,18 @@ impl Broker {
                 };
             }
             notified.await;
+        }
+    }
+
+    /// Resolves once at least `count` `/next` polls are parked at once (with nothing queued,
+    /// that is `count` workers waiting for work).
+    pub async fn wait_for_polls(&self, count: usize) {
+        loop {
+            let changed = self.polls_changed.notified();
+            if self.polling.load(Ordering::SeqCst) >= count {
+                return;
+            }
+            changed.await;
         }
     }
 
@@ -409,6 +446,33 @@ mod tests {
         let _delivered = broker.next().await;
         assert_eq!(caller.await.expect("joins"), Outcome::Timeout);
         assert!(kill_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn parked_polls_are_counted_until_answered_or_abandoned() {
+        let (kill, _kill_rx) = mpsc::unbounded_channel();
+        let broker = std::sync::Arc::new(Broker::with_concurrency(Duration::from_secs(5), kill, 2));
+        let mut pollers: Vec<_> = (0..2)
+            .map(|_| {
+                let broker = broker.clone();
+                tokio::spawn(async move { broker.next().await })
+            })
+            .collect();
+        tokio::time::timeout(Duration::from_secs(5), broker.wait_for_polls(2))
+            .await
+            .expect("two polls are counted");
+        let abandoned = pollers.remove(0);
+        abandoned.abort();
+        assert!(abandoned.await.is_err_and(|e| e.is_cancelled()));
+        assert_eq!(broker.polling.load(Ordering::SeqCst), 1);
+        let caller = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.invoke(Bytes::from_static(b"a")).await }
+        });
+        let delivered = pollers.remove(0).await.expect("the poll is answered");
+        assert_eq!(delivered.event, Bytes::from_static(b"a"));
+        assert_eq!(broker.polling.load(Ordering::SeqCst), 0);
+        caller.abort();
     }
 
     #[test]

@@ -145,6 +145,7 @@ struct Environment {
     broker: Arc<Broker>,
     state: Arc<RuntimeState>,
     api_address: SocketAddr,
+    max_concurrency: u16,
     shutdown: watch::Sender<bool>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
     pending: Option<Unlaunched>,
@@ -204,6 +205,7 @@ impl Environment {
             broker,
             state: state.clone(),
             api_address: address,
+            max_concurrency: args.max_concurrency,
             shutdown,
             supervisor: None,
             pending: Some(Unlaunched {
@@ -264,6 +266,14 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         args.event_format.name()
     ));
     say(&format!("runtime API on {}", environment.api_address));
+    let concurrency = usize::from(environment.max_concurrency);
+    if concurrency > 1 {
+        let broker = environment.broker.clone();
+        tokio::spawn(async move {
+            broker.wait_for_polls(concurrency).await;
+            say(&format!("{concurrency} workers polling"));
+        });
+    }
     environment.launch();
     shutdown_signal().await;
     environment.stop().await;

@@ -31,3 +31,18 @@ def test_bench_refuses_a_runtime_that_answers_another_status():
     done = bench("--expect-status", "201")
     assert done.returncode != 0
     assert "expected statusCode 201" in done.stderr
+
+
+def test_bench_with_concurrency_times_n_workers_ready_and_sums_the_process_group():
+    done = bench("--max-concurrency", "4")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["clients"] == 4 and report["invocations"] == 50 and report["failures"] == 0
+    # One ready time per spawn, each before that spawn's first response.
+    assert len(report["ready_ms"]) == len(report["cold_start_ms"]) == 2
+    assert all(0 < ready <= cold for ready, cold in zip(report["ready_ms"], report["cold_start_ms"]))
+    # The supervisor and its 4 forked workers (DESIGN: the app imported once, then N forks).
+    assert report["processes"] == 5
+    assert all(kb > 1000 for kb in report["pss_ready_kb"])
+    # Rss counts every shared page in full in each process, Pss splits it among its sharers.
+    assert report["rss_after_kb"] >= report["pss_after_kb"] > 1000

@@ -27,6 +27,10 @@ pub const WSGI_EVENT_HANDLER: &str = "WSGI_EVENT_HANDLER";
 /// `true` lets a direct invocation `{"manage": [...]}` run a Django management command or a
 /// Flask CLI command. Off by default.
 pub const WSGI_MANAGE_COMMANDS: &str = "WSGI_MANAGE_COMMANDS";
+/// A path (`/health`) the app is asked for once before the SnapStart snapshot or the Managed
+/// Instances fork, so that what the first request builds is in the snapshot or shared by every
+/// worker instead of built again in each.
+pub const WSGI_WARMUP_PATH: &str = "WSGI_WARMUP_PATH";
 /// An SSM Parameter Store path whose parameters become environment variables at init.
 pub const WSGI_CONFIG_SSM_PATH: &str = "WSGI_CONFIG_SSM_PATH";
 /// A Secrets Manager secret (a JSON object) whose keys become environment variables at init.
@@ -224,6 +228,8 @@ pub struct Config {
     pub event_handler: Option<(String, String)>,
     /// Whether `{"manage": [...]}` direct invocations may run commands.
     pub manage_commands: bool,
+    /// WSGI_WARMUP_PATH: path and query of the warm-up request, if any.
+    pub warmup_path: Option<String>,
     /// How the app's `logging` records are written, as the managed Python runtime writes them.
     pub log_format: LogFormat,
     /// `AWS_LAMBDA_LOG_LEVEL`, upper-cased (`TRACE` is `DEBUG` in Python).
@@ -270,6 +276,7 @@ impl Config {
                 .map(|spec| parse_app_spec(WSGI_EVENT_HANDLER, &spec, false))
                 .transpose()?,
             manage_commands: parse_flag(WSGI_MANAGE_COMMANDS, non_empty(WSGI_MANAGE_COMMANDS).as_deref())?,
+            warmup_path: parse_warmup_path(non_empty(WSGI_WARMUP_PATH).as_deref())?,
             log_format: match non_empty(AWS_LAMBDA_LOG_FORMAT) {
                 Some(format) if format.eq_ignore_ascii_case("json") => LogFormat::Json,
                 _ => LogFormat::Text,
@@ -373,6 +380,19 @@ fn parse_deadline_margin(value: Option<&str>) -> Result<Duration, InitError> {
         _ => Err(InitError::Config(format!(
             "{WSGI_DEADLINE_MARGIN_MS}={value} must be milliseconds from 0 (no guard) to 900000"
         ))),
+    }
+}
+
+fn parse_warmup_path(value: Option<&str>) -> Result<Option<String>, InitError> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok(None);
+    };
+    if value.starts_with('/') && !value.contains(['#', ' ', '"', '\\']) && !value.chars().any(char::is_control) {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(InitError::Config(format!(
+            "{WSGI_WARMUP_PATH}={value} must be a URL path starting with '/', like /health (a query may follow)"
+        )))
     }
 }
 
@@ -606,6 +626,26 @@ mod tests {
             err.to_string().contains("respond") && err.to_string().contains("raise"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_warmup_path_is_a_url_path() {
+        assert_eq!(config(&[(WSGI_APP, "a:b")]).expect("ok").warmup_path, None);
+        assert_eq!(
+            config(&[(WSGI_APP, "a:b"), (WSGI_WARMUP_PATH, "/health?deep=1")])
+                .expect("ok")
+                .warmup_path
+                .as_deref(),
+            Some("/health?deep=1")
+        );
+        for bad in ["health", "/a b", "/x\"y"] {
+            let err = config(&[(WSGI_APP, "a:b"), (WSGI_WARMUP_PATH, bad)]).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{WSGI_WARMUP_PATH}={bad} must be")),
+                "{err}"
+            );
+        }
     }
 
     fn platform(pairs: &[(&str, &str)]) -> Result<Platform, InitError> {

@@ -33,4 +33,5 @@ pub mod interpreter;
 pub mod remote_config;
 pub mod snapshot;
 pub mod supervisor;
+pub mod warmup;
 pub mod worker;

@@ -9,7 +9,7 @@ use lambda_wsgi::init_error::{self, Phase};
 use lambda_wsgi::runtime_api::{ErrorReport, requests, send_once};
 use lambda_wsgi::supervisor::InFlightRecord;
 use lambda_wsgi::wsgi::{Forked, WsgiApp};
-use lambda_wsgi::{interpreter, remote_config, snapshot, supervisor, worker};
+use lambda_wsgi::{interpreter, remote_config, snapshot, supervisor, warmup, worker};
 
 fn main() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
@@ -32,6 +32,10 @@ fn main() -> ExitCode {
     };
     tracing::info!("serving WSGI application {}", config.app_spec());
 
+    let shares_init = platform.initialization == Initialization::SnapStart || platform.max_concurrency > 1;
+    if let Some(path) = config.warmup_path.as_deref().filter(|_| shares_init) {
+        warmup::run(&app, &config, &platform, path);
+    }
     if platform.initialization == Initialization::SnapStart
         && let Err(exit) = snapshot::take(&address, &app)
     {

@@ -113,6 +113,11 @@ impl BodyCap<'_> {
 }
 
 impl EventResponse {
+    /// The HTTP status.
+    pub fn status_code(&self) -> u16 {
+        self.status_code
+    }
+
     /// The size of this response as JSON, or `None` when it is certainly below `limit`: the
     /// exact size costs a serialization, so it is only computed for responses near the limit.
     pub fn size_if_over(&self, limit: usize) -> Option<usize> {

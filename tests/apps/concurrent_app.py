@@ -2,7 +2,8 @@
 
 `/meet?dir=D&n=N&token=T` leaves a file in D and waits (at most 20 s) until N files are there: N
 requests can all finish only if N of them are in flight at once. `/die` kills the worker that
-serves it, mid-request. Every answer names the worker (pid) and the invocation (request id) and
+serves it, mid-request. `/warm` is remembered by the process that served it (the supervisor,
+when it is the warm-up request: WSGI_WARMUP_PATH). Every answer names the worker (pid) and the invocation (request id) and
 echoes the token, so a test can see that each answer went to its own request. The request is
 logged too, with the token, so a test can check the log line's request id.
 """
@@ -15,6 +16,7 @@ import time
 from urllib.parse import parse_qs
 
 log = logging.getLogger("concurrent_app")
+warmed = []  # paths of warm-up requests this process saw (or inherited from its parent)
 
 
 def app(environ, start_response):
@@ -22,6 +24,8 @@ def app(environ, start_response):
     path = environ["PATH_INFO"]
     token = query.get("token", "")
     log.warning("handling token %s", token)
+    if path == "/warm":
+        warmed.append(os.getpid())
     if path == "/die":
         os.kill(os.getpid(), signal.SIGKILL)
     met = None
@@ -38,6 +42,7 @@ def app(environ, start_response):
         "request_id": environ["lambda.context"].aws_request_id,
         "token": token,
         "met": met,
+        "warmed_in": warmed,
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -56,6 +56,7 @@ def test_n_workers_serve_n_requests_at_once_each_answer_to_its_own_request(tmp_p
     assert len({answer["pid"] for answer in answers}) == 4
     assert len({answer["parent"] for answer in answers}) == 1, "the workers are forks of one process"
     assert len({answer["request_id"] for answer in answers}) == 4
+    assert all(answer["warmed_in"] == [] for answer in answers), "no warm-up without WSGI_WARMUP_PATH"
     # Each log line carries the request id of the invocation that wrote it.
     logged = {}
     for line in emulator.logs().splitlines():
@@ -63,6 +64,22 @@ def test_n_workers_serve_n_requests_at_once_each_answer_to_its_own_request(tmp_p
             record = json.loads(line)
             logged[record["message"].rsplit(" ", 1)[1]] = record["requestId"]
     assert logged == {answer["token"]: answer["request_id"] for answer in answers}
+
+
+def test_the_warmup_request_runs_once_before_the_fork_and_every_worker_inherits_it(tmp_path):
+    emulator = Emulator("concurrent_app:app", tmp_path=tmp_path, env={"WSGI_WARMUP_PATH": "/warm?token=warmup"},
+                        serve_args=["--max-concurrency", "3"])
+    try:
+        _, paths = meet(tmp_path, 3, "meet")
+        results = concurrently(emulator, paths)
+    finally:
+        emulator.stop()
+    answers = [body for _, body in results]
+    parents = {answer["parent"] for answer in answers}
+    assert len(parents) == 1
+    # Served once, by the supervisor before it forked: every worker has it in its memory.
+    assert [answer["warmed_in"] for answer in answers] == [[parents.pop()]] * 3
+    assert "warm-up: GET /warm?token=warmup answered 200" in emulator.logs()
 
 
 def test_a_worker_killed_mid_request_is_replaced_and_the_others_are_answered(tmp_path):

@@ -59,7 +59,8 @@ def runtimes(args):
     python = str(Path(args.python).absolute())
     return {
         OURS: {"command": [str(Path(args.bootstrap).absolute())], "handler": "flask_app:app",
-               "env": {"VIRTUAL_ENV": str(Path(args.venv).absolute())}},
+               "env": {"VIRTUAL_ENV": str(Path(args.venv).absolute()),
+                       **({"WSGI_WARMUP_PATH": args.warmup_path} if args.warmup_path else {})}},
         # By default the python3.11 execution environment, as `make bench`'s baseline: awslambdaric
         # then polls /next on the main thread. With python3.12+ (what Lambda sets on Managed
         # Instances, which need 3.13+) it polls from a new thread per invocation, a little slower.
@@ -185,7 +186,7 @@ def write(lines, summary, results):
     else:
         text = text.rstrip() + f"\n\n## Managed Instances (concurrency), {PY}\n\n" + block + "\n"
     results_md.write_text(text)
-    (BENCH / f"concurrency-{PY}.json").write_text(json.dumps({"summary": summary, "slices": results}, indent=1) + "\n")
+    (BENCH / f"concurrency-{PY.split(',')[0]}{'-warmup' if ',' in PY else ''}.json").write_text(json.dumps({"summary": summary, "slices": results}, indent=1) + "\n")
 
 
 def main():
@@ -200,7 +201,14 @@ def main():
     parser.add_argument("--invocations", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--cold-starts", type=int, default=3)
+    parser.add_argument("--warmup-path", help="WSGI_WARMUP_PATH for lambda-wsgi (its own block in RESULTS.md)")
     args = parser.parse_args()
+    if args.warmup_path:
+        # A variant of ours, reported in a block of its own.
+        global PY, START, END
+        PY = f"{PY}, WSGI_WARMUP_PATH={args.warmup_path}"
+        START = f"<!-- concurrency-{PY}:start (written by bench/concurrency.py; do not edit by hand) -->"
+        END = f"<!-- concurrency-{PY}:end -->"
     sys.path.insert(0, str(BENCH))
     from run import machine
 

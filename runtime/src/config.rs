@@ -68,24 +68,62 @@ pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 /// See [`AWS_LAMBDA_FUNCTION_NAME`].
 pub const AWS_LAMBDA_LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
 
+/// Where the Runtime API is: the `host:port` to connect to, and a path prefix. Lambda sets a
+/// bare `host:port`; cargo-lambda serves several functions' Runtime APIs from one server and sets
+/// `http://[::]:9000/.rt/<function>`, as lambda_runtime's client accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeApiAddress {
+    /// `host:port` (an IPv6 host in brackets).
+    pub authority: String,
+    /// Prepended to every request path; empty, or `/` and segments without a trailing `/`.
+    pub base_path: String,
+}
+
+impl std::fmt::Display for RuntimeApiAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.authority, self.base_path)
+    }
+}
+
 /// The Runtime API address, read on its own before anything else: without it not even an init
 /// error can be reported, so its absence is said plainly on stderr.
-pub fn runtime_api_address(lookup: impl Fn(&str) -> Option<String>) -> Result<String, InitError> {
+pub fn runtime_api_address(lookup: impl Fn(&str) -> Option<String>) -> Result<RuntimeApiAddress, InitError> {
     let value = lookup(AWS_LAMBDA_RUNTIME_API).unwrap_or_default();
     let value = value.trim();
-    let valid = value
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok());
-    if valid {
-        Ok(value.to_owned())
-    } else if value.is_empty() {
-        Err(InitError::Config(format!(
+    if value.is_empty() {
+        return Err(InitError::Config(format!(
             "{AWS_LAMBDA_RUNTIME_API} is not set: bootstrap is started by Lambda, `lambda-wsgi-emulator` or \
              `cargo lambda watch`, which set it to the Runtime API's host:port"
-        )))
+        )));
+    }
+    let without_scheme = value.strip_prefix("http://").unwrap_or(value);
+    let (authority, path) = match without_scheme.find('/') {
+        Some(slash) => without_scheme.split_at(slash),
+        None => (without_scheme, ""),
+    };
+    let valid_host = |host: &str| {
+        !host.is_empty()
+            && match host.strip_prefix('[') {
+                Some(v6) => v6
+                    .strip_suffix(']')
+                    .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+                None => !host.contains([':', '[', ']', '@']),
+            }
+    };
+    let valid = !without_scheme.contains("://")
+        && authority
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| valid_host(host) && port.parse::<u16>().is_ok())
+        && !path.contains(['?', '#', ' ']);
+    if valid {
+        Ok(RuntimeApiAddress {
+            authority: authority.to_owned(),
+            base_path: path.trim_end_matches('/').to_owned(),
+        })
     } else {
         Err(InitError::Config(format!(
-            "{AWS_LAMBDA_RUNTIME_API}={value} is not host:port (for example 127.0.0.1:9001)"
+            "{AWS_LAMBDA_RUNTIME_API}={value} is not host:port (for example 127.0.0.1:9001, or \
+             http://[::1]:9000/.rt/function with a path)"
         )))
     }
 }
@@ -103,8 +141,8 @@ pub enum Initialization {
 /// What Lambda tells the runtime about the function and the environment (not WSGI settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {
-    /// `host:port` of the Runtime API.
-    pub runtime_api: String,
+    /// Where the Runtime API is.
+    pub runtime_api: RuntimeApiAddress,
     /// SnapStart or not.
     pub initialization: Initialization,
     /// Invocations served at once (Managed Instances); 1 everywhere else.
@@ -658,12 +696,24 @@ mod tests {
         let err = platform(&[]).expect_err("missing");
         assert_eq!(err.error_type(), "Runtime.InvalidConfiguration");
         assert!(err.to_string().contains("AWS_LAMBDA_RUNTIME_API is not set"), "{err}");
-        for bad in ["localhost", "http://127.0.0.1:9001", "127.0.0.1:port", ":9001"] {
+        for bad in ["localhost", "ftp://127.0.0.1:9001", "127.0.0.1:port", ":9001"] {
             let err = platform(&[(AWS_LAMBDA_RUNTIME_API, bad)]).expect_err(bad);
             assert!(err.to_string().contains("is not host:port"), "{bad}: {err}");
         }
         let p = platform(&[(AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001")]).expect("valid");
-        assert_eq!(p.runtime_api, "127.0.0.1:9001");
+        assert_eq!(
+            (p.runtime_api.authority.as_str(), p.runtime_api.base_path.as_str()),
+            ("127.0.0.1:9001", "")
+        );
+        // cargo-lambda's form: a URL with a path under which the Runtime API is served.
+        let p = platform(&[(AWS_LAMBDA_RUNTIME_API, "http://[::]:9000/.rt/bootstrap/")]).expect("valid");
+        assert_eq!(
+            (p.runtime_api.authority.as_str(), p.runtime_api.base_path.as_str()),
+            ("[::]:9000", "/.rt/bootstrap")
+        );
+        for bad in ["https://127.0.0.1:9001", "[::1:9001", "user@host:9001"] {
+            assert!(platform(&[(AWS_LAMBDA_RUNTIME_API, bad)]).is_err(), "{bad}");
+        }
         assert_eq!((p.initialization, p.max_concurrency), (Initialization::OnDemand, 1));
         assert_eq!(p.function, FunctionInfo::default());
     }

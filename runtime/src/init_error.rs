@@ -1,6 +1,7 @@
 //! Reports a failure before serving began to the Runtime API, as Lambda requires before the
 //! process exits: init errors (`/init/error`) and, under SnapStart, failed hooks.
 
+use crate::config::RuntimeApiAddress;
 use crate::error::{AppError, InitError};
 use crate::runtime_api::{ErrorReport, requests, send_once};
 
@@ -37,7 +38,7 @@ pub enum Phase {
 
 /// Posts `report` to the Runtime API at `address` and logs it. Failing to report is logged
 /// too: the process exits non-zero either way, which Lambda also records as a failure.
-pub fn report(address: &str, phase: Phase, report: &ErrorReport) {
+pub fn report(address: &RuntimeApiAddress, phase: Phase, report: &ErrorReport) {
     let traceback = report.stack_trace.join("\n");
     tracing::error!(error_type = %report.error_type, "{}\n{traceback}", report.error_message);
     let request = match phase {

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use lambda_runtime_api_client::body::Body;
 use serde::Serialize;
 
-use crate::config::FunctionInfo;
+use crate::config::{FunctionInfo, RuntimeApiAddress};
 use crate::context::InvocationContext;
 
 /// The API version prefix of every path.
@@ -194,7 +194,7 @@ pub mod requests {
 
 /// A client of the Runtime API at one address.
 pub struct RuntimeApi {
-    address: String,
+    address: RuntimeApiAddress,
     function: Arc<FunctionInfo>,
     connection: Option<Connection>,
 }
@@ -213,11 +213,11 @@ impl Drop for Connection {
 }
 
 impl RuntimeApi {
-    /// A client for `address` (`host:port`); it connects on first use. `function` fills every
+    /// A client for `address`; it connects on first use. `function` fills every
     /// invocation's context.
-    pub fn new(address: &str, function: Arc<FunctionInfo>) -> Self {
+    pub fn new(address: &RuntimeApiAddress, function: Arc<FunctionInfo>) -> Self {
         RuntimeApi {
-            address: address.to_owned(),
+            address: address.clone(),
             function,
             connection: None,
         }
@@ -293,7 +293,14 @@ impl RuntimeApi {
         request: Request<Body>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ApiError> {
         let mut request = request;
-        if let Ok(host) = http::HeaderValue::from_str(&self.address) {
+        if !self.address.base_path.is_empty() {
+            let prefixed = format!("{}{}", self.address.base_path, request.uri());
+            *request.uri_mut() = prefixed.parse().map_err(|_| ApiError::Protocol {
+                what,
+                detail: format!("a path under {} that is not a valid URI", self.address.base_path),
+            })?;
+        }
+        if let Ok(host) = http::HeaderValue::from_str(&self.address.authority) {
             request.headers_mut().insert(http::header::HOST, host);
         }
         let connection = self.connection(what).await?;
@@ -311,10 +318,10 @@ impl RuntimeApi {
             self.connection = None;
         }
         if self.connection.is_none() {
-            let stream = tokio::net::TcpStream::connect(&self.address)
+            let stream = tokio::net::TcpStream::connect(&self.address.authority)
                 .await
                 .map_err(|source| ApiError::Connect {
-                    address: self.address.clone(),
+                    address: self.address.to_string(),
                     source,
                 })?;
             // Small requests, answered at once: no Nagle delay.
@@ -340,7 +347,11 @@ impl RuntimeApi {
 /// Sends one request from a process that is not serving (an init error, the supervisor
 /// reporting a dead worker's invocation), on a runtime and a connection of its own that end
 /// with it. Returns Lambda's status, or what went wrong, as text for the log.
-pub fn send_once(address: &str, what: &'static str, request: Request<Body>) -> Result<StatusCode, String> {
+pub fn send_once(
+    address: &RuntimeApiAddress,
+    what: &'static str,
+    request: Request<Body>,
+) -> Result<StatusCode, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -14,7 +14,7 @@ use http::StatusCode;
 use lambda_runtime_api_client::body::Body;
 use serde::Serialize;
 
-use crate::config::FunctionInfo;
+use crate::config::{FunctionInfo, RuntimeApiAddress};
 use crate::context::InvocationContext;
 use crate::error::EventError;
 use crate::runtime_api::{ApiError, ErrorReport, Invocation, RuntimeApi, requests};
@@ -48,7 +48,7 @@ where
 /// never past `margin` before the deadline; then the stream is cut and serving goes on.
 pub async fn serve_streaming<F>(
     api: &mut RuntimeApi,
-    address: &str,
+    address: &RuntimeApiAddress,
     function: Arc<FunctionInfo>,
     margin: Duration,
     mut handle: F,
@@ -180,13 +180,13 @@ const CHUNKS_IN_FLIGHT: usize = 16;
 const FINISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Streamer {
-    fn start(address: &str, function: Arc<FunctionInfo>) -> Result<Self, ApiError> {
+    fn start(address: &RuntimeApiAddress, function: Arc<FunctionInfo>) -> Result<Self, ApiError> {
         let (jobs, queue) = std::sync::mpsc::channel::<StreamJob>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|source| ApiError::Connect {
-                address: address.to_owned(),
+                address: address.to_string(),
                 source,
             })?;
         let mut api = RuntimeApi::new(address, function);
@@ -203,7 +203,7 @@ impl Streamer {
                 }
             })
             .map_err(|source| ApiError::Connect {
-                address: address.to_owned(),
+                address: address.to_string(),
                 source,
             })?;
         Ok(Streamer { jobs })

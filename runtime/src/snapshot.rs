@@ -10,6 +10,7 @@
 
 use std::process::ExitCode;
 
+use crate::config::RuntimeApiAddress;
 use crate::init_error::{self, Phase};
 use crate::runtime_api::{ErrorReport, RuntimeApi};
 use crate::wsgi::WsgiApp;
@@ -23,7 +24,7 @@ const AFTER_RESTORE_EXIT: u8 = 65;
 const RESTORE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the lifecycle; `Err` carries the exit code once the failure has been reported.
-pub fn take(address: &str, app: &WsgiApp) -> Result<(), ExitCode> {
+pub fn take(address: &RuntimeApiAddress, app: &WsgiApp) -> Result<(), ExitCode> {
     if let Err(err) = app.run_before_snapshot() {
         let report = init_error::hook_report("Runtime.BeforeSnapshotError", &err);
         init_error::report(address, Phase::Init, &report);
@@ -62,7 +63,7 @@ pub fn take(address: &str, app: &WsgiApp) -> Result<(), ExitCode> {
 
 /// `GET /restore/next` on a connection of its own, dropped with its runtime before serving
 /// opens a new one: nothing open at snapshot time is used after the restore.
-fn wait_for_restore(address: &str) -> Result<(), String> {
+fn wait_for_restore(address: &RuntimeApiAddress) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use lambda_wsgi::config::FunctionInfo;
+use lambda_wsgi::config::{FunctionInfo, RuntimeApiAddress};
 use lambda_wsgi::context::InvocationContext;
 use lambda_wsgi::runtime_api::{ErrorReport, RuntimeApi};
 use lambda_wsgi::serve;
@@ -96,6 +96,13 @@ impl FakeApi {
         FakeApi { address, state }
     }
 
+    fn api_address(&self) -> RuntimeApiAddress {
+        RuntimeApiAddress {
+            authority: self.address.clone(),
+            base_path: String::new(),
+        }
+    }
+
     fn seen(&self) -> Vec<Seen> {
         self.state.lock().expect("state").seen.clone()
     }
@@ -105,7 +112,7 @@ impl FakeApi {
     }
 
     fn client(&self) -> RuntimeApi {
-        RuntimeApi::new(&self.address, Arc::new(FunctionInfo::default()))
+        RuntimeApi::new(&self.api_address(), Arc::new(FunctionInfo::default()))
     }
 }
 
@@ -338,7 +345,7 @@ async fn after_a_restore_the_client_opens_a_new_connection() {
 async fn a_streamed_answer_goes_out_chunked_and_an_error_after_the_first_byte_in_its_trailers() {
     let api = FakeApi::start(vec![event("whole", "\"ok\""), event("broken", "\"break\"")]).await;
     let mut client = api.client();
-    let address = api.address.clone();
+    let address = api.api_address();
     let ended = serve::serve_streaming(
         &mut client,
         &address,
@@ -373,4 +380,28 @@ async fn a_streamed_answer_goes_out_chunked_and_an_error_after_the_first_byte_in
         Some("RuntimeError")
     );
     assert!(trailer("lambda-runtime-function-error-body").is_some());
+}
+
+#[tokio::test]
+async fn a_runtime_api_under_a_path_prefix_gets_every_request_under_it() {
+    // cargo-lambda: AWS_LAMBDA_RUNTIME_API=http://[::]:9000/.rt/bootstrap
+    let api = FakeApi::start(vec![event("a", "\"one\"")]).await;
+    let mut client = RuntimeApi::new(
+        &RuntimeApiAddress {
+            authority: api.address.clone(),
+            base_path: "/.rt/bootstrap".to_owned(),
+        },
+        Arc::new(FunctionInfo::default()),
+    );
+    let calls = Mutex::new(Vec::new());
+    serve::serve(&mut client, echo(&calls)).await.expect_err("ends");
+    let paths: Vec<String> = api.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/.rt/bootstrap/2018-06-01/runtime/invocation/next",
+            "/.rt/bootstrap/2018-06-01/runtime/invocation/a/response",
+            "/.rt/bootstrap/2018-06-01/runtime/invocation/next",
+        ]
+    );
 }

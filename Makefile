@@ -29,7 +29,7 @@ APP_REQUIREMENTS := examples/flask/requirements.txt examples/django/requirements
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 
-.PHONY: help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
+.PHONY: help run invoke invoke-event test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,9 +38,16 @@ run: $(APP_VENV)/.installed build ## Serve examples/flask through bootstrap + th
 	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
 		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT) --reload
 
-invoke: $(APP_VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
+invoke: invoke-event $(APP_VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
 	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) invoke --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
 		--handler app:app --task-root examples/flask $(EVENT)
+
+# Before anything is built: EVENT names an event file (or - for standard input).
+invoke-event:
+	@[ "$(EVENT)" = - ] || [ -f "$(EVENT)" ] || { \
+		if [ -n "$(EVENT)" ]; then echo "make invoke: no such event file: $(EVENT)"; else echo "make invoke: EVENT is not set."; fi; \
+		echo "Pass an event file (EVENT=- reads standard input); the Flask example's:"; \
+		for f in examples/flask/events/*.json; do echo "  make invoke EVENT=$$f"; done; exit 2; }
 
 build: ## Build the emulator and bootstrap for PYTHON_VERSION
 	$(CARGO) build -p lambda-wsgi-emulator

@@ -97,9 +97,9 @@ test-layer: layer build ## The layer played as on a managed python3.x runtime (o
 	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
 		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py
 
-check-cargo-lambda: $(VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
+check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
-	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) tests/cargo-lambda-check.sh
+	LAMBDA_WSGI_APP_VENV=$(abspath $(APP_VENV)) PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) tests/cargo-lambda-check.sh
 
 fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); a failure prints the seed to rerun
 	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_CASES:-200000} cases per property"; \

@@ -5,13 +5,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$root/.venv
+# Flask for the bootstrap's Python (make passes .venv-3.X; see the Makefile's app_venv_for).
+app_venv=${LAMBDA_WSGI_APP_VENV:-$venv}
 port=${CARGO_LAMBDA_PORT:-9123}
 log=$(mktemp)
 export PATH=$venv/bin:$PATH
 cd "$root/runtime"
 cargo-lambda lambda watch --ignore-changes --invoke-port "$port" --bin bootstrap \
     --env-var WSGI_APP=app:app --env-var LAMBDA_TASK_ROOT="$root/examples/flask" \
-    --env-var VIRTUAL_ENV="$venv" >"$log" 2>&1 &
+    --env-var VIRTUAL_ENV="$app_venv" >"$log" 2>&1 &
 watcher=$!
 trap 'kill $watcher 2>/dev/null; pkill -P $watcher 2>/dev/null || true; rm -f "$log"' EXIT
 # Wait for its Runtime API to listen (it says so); it builds the function on the first invocation.

@@ -201,4 +201,4 @@ $(MOTO_VENV)/.installed:
 	@touch $@
 
 clean-venv: ## Remove the virtualenvs
-	rm -rf $(VENV) .venv-3.*
+	rm -rf $(VENV) .venv-3.* $(MOTO_VENV)

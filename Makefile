@@ -21,15 +21,17 @@ PYTHON := $(call python_for,$(PYTHON_VERSION))
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 MOTO_VENV := .venv-moto
-# The examples' dependencies (Flask, Django, WhiteNoise) for one Python: a bootstrap imports only
+# The examples' dependencies (requirements-apps.txt) for one Python: a bootstrap imports only
 # packages installed for its own Python, so each has its own, made with that Python.
 app_venv_for = .venv-$(1)
 APP_VENV := $(call app_venv_for,$(PYTHON_VERSION))
-APP_REQUIREMENTS := examples/flask/requirements.txt examples/django/requirements.txt
+APP_REQUIREMENTS := requirements-apps.txt examples/flask/requirements.txt examples/django/requirements.txt
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
+# Debian's PostgreSQL server (the Django example's database tests start their own from it).
+PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: help run invoke invoke-event test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run invoke invoke-event test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,7 +59,7 @@ bootstrap-%:
 	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
 	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
 
-test: lint test-rust test-python test-templates test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the layer
+test: lint test-rust test-python test-templates test-cdk test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the CDK app, the layer
 
 lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
 	$(CARGO) fmt --all -- --check
@@ -76,7 +78,7 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 
 # Each Python's run gets its own app venv (LAMBDA_WSGI_APP_VENV); the test tools stay in .venv.
 # Nothing may skip (LAMBDA_WSGI_NO_SKIP); test_layer.py is make test-layer's.
-test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver ## End-to-end tests: real bootstrap via the emulator, once per Python version
+test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## End-to-end tests: real bootstrap via the emulator, once per Python version
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== end to end, Python $$v"; \
@@ -91,6 +93,16 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
 	$(VENV)/bin/pytest -q -p no:cacheprovider sam-templates/test_templates.py
+
+.PHONY: test-cdk nodejs
+test-cdk: $(VENV)/.installed nodejs ## Synthesize the CDK app in cdk/ offline: assertions on the template, then cfn-lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider cdk/test_stack.py
+
+# Node.js from Debian's packages when there is no node: aws-cdk-lib's Python library runs on jsii, which starts node.
+nodejs:
+	@command -v node >/dev/null || { \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 
 test-layer: layer build ## The layer played as on a managed python3.x runtime (opt/, var/task, var/lang in a temp root)
 	LAMBDA_WSGI_LAYER=$(abspath $(LAYER_ZIP)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
@@ -157,6 +169,12 @@ $(VENV)/.layer-tools: $(VENV)/.installed
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
+# Debian's PostgreSQL, when no /usr/lib/postgresql/*/bin/initdb exists. The tests run their own
+# server on a temporary directory and port (tests/e2e/pg_server.py), as an unprivileged user.
+install-postgresql:
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
 # A function package for provided.al2023 or a managed python3.x runtime: the app, its
 # requirements (Lambda's platform wheels), and .pyc for all of it. /var/task is read-only on
 # Lambda, so without them every cold start compiles every module again (make package-cold-start).
@@ -190,7 +208,7 @@ $(VENV)/.installed: requirements-dev.txt
 .venv-3.%/.installed: $(APP_REQUIREMENTS)
 	@test -n "$(call python_for,3.$*)" || { echo "Python 3.$* not found (pyenv install 3.$* or put python3.$* on PATH)"; exit 1; }
 	$(call python_for,3.$*) -m venv .venv-3.$*
-	.venv-3.$*/bin/python -m pip install -q --disable-pip-version-check $(addprefix -r ,$(APP_REQUIREMENTS))
+	.venv-3.$*/bin/python -m pip install -q --disable-pip-version-check -r requirements-apps.txt
 	@touch $@
 
 # moto (a local SSM / Secrets Manager / IAM for the remote-configuration tests) in a venv of its

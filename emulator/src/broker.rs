@@ -3,7 +3,7 @@
 //! The front door, the Invoke API and `invoke` mode all call [`Broker::invoke`]; the Runtime API
 //! endpoints and the child supervisor settle what it waits for.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -104,16 +104,20 @@ struct Pending {
 
 struct InFlight {
     ticket: u64,
-    request_id: String,
     reply: oneshot::Sender<Outcome>,
 }
 
-/// The invocation queue and the one invocation in flight.
+/// The invocation queue and the invocations in flight: one at a time for an ordinary
+/// runtime, up to AWS_LAMBDA_MAX_CONCURRENCY for a Managed Instances one (each `/next` long
+/// poll takes the next queued invocation).
 pub struct Broker {
     timeout: Duration,
+    /// Whether a missed deadline kills the runtime. Not with concurrency: one late invocation
+    /// must not cost the others theirs; it is answered as timed out and the runtime goes on.
+    kill_on_timeout: bool,
     queue: Mutex<VecDeque<Pending>>,
     queued: Notify,
-    in_flight: Mutex<Option<InFlight>>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
     /// Asks the supervisor to kill the runtime (deadline passed).
     kill: mpsc::UnboundedSender<()>,
     counter: AtomicU64,
@@ -121,12 +125,19 @@ pub struct Broker {
 
 impl Broker {
     /// A broker whose invocations have `timeout` to answer; `kill` reaches the supervisor.
+    #[cfg(test)]
     pub fn new(timeout: Duration, kill: mpsc::UnboundedSender<()>) -> Self {
+        Self::with_concurrency(timeout, kill, 1)
+    }
+
+    /// A broker for a runtime that serves `concurrency` invocations at once.
+    pub fn with_concurrency(timeout: Duration, kill: mpsc::UnboundedSender<()>, concurrency: usize) -> Self {
         Broker {
             timeout,
+            kill_on_timeout: concurrency <= 1,
             queue: Mutex::new(VecDeque::new()),
             queued: Notify::new(),
-            in_flight: Mutex::new(None),
+            in_flight: Mutex::new(HashMap::new()),
             kill,
             counter: AtomicU64::new(0),
         }
@@ -146,9 +157,15 @@ impl Broker {
             Err(_) => {
                 // Only this caller's invocation may cost the runtime its life.
                 let mut in_flight = lock(&self.in_flight);
-                if in_flight.as_ref().is_some_and(|current| current.ticket == ticket) {
-                    in_flight.take();
-                    self.kill.send(()).ok();
+                let mine = in_flight
+                    .iter()
+                    .find(|(_, current)| current.ticket == ticket)
+                    .map(|(id, _)| id.clone());
+                if let Some(id) = mine {
+                    in_flight.remove(&id);
+                    if self.kill_on_timeout {
+                        self.kill.send(()).ok();
+                    }
                 }
                 Outcome::Timeout
             }
@@ -164,11 +181,13 @@ impl Broker {
                 let deadline_ms = epoch_ms() + u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
                 let trace_id = self.new_trace_id();
                 let event = pending.event;
-                *lock(&self.in_flight) = Some(InFlight {
-                    ticket: pending.ticket,
-                    request_id: request_id.clone(),
-                    reply: pending.reply,
-                });
+                lock(&self.in_flight).insert(
+                    request_id.clone(),
+                    InFlight {
+                        ticket: pending.ticket,
+                        reply: pending.reply,
+                    },
+                );
                 return Delivered {
                     request_id,
                     deadline_ms,
@@ -191,24 +210,20 @@ impl Broker {
         None
     }
 
-    /// Settles the invocation in flight; false if `request_id` is not it.
+    /// Settles an invocation in flight; false if `request_id` is not one.
     pub fn settle(&self, request_id: &str, outcome: Outcome) -> bool {
-        let mut in_flight = lock(&self.in_flight);
-        match in_flight.take() {
-            Some(current) if current.request_id == request_id => {
+        match lock(&self.in_flight).remove(request_id) {
+            Some(current) => {
                 current.reply.send(outcome).ok();
                 true
             }
-            other => {
-                *in_flight = other;
-                false
-            }
+            None => false,
         }
     }
 
-    /// The runtime died: the invocation in flight fails with `why`.
+    /// The runtime died: every invocation in flight fails with `why`.
     pub fn fail_in_flight(&self, why: &str) {
-        if let Some(current) = lock(&self.in_flight).take() {
+        for (_, current) in lock(&self.in_flight).drain() {
             current.reply.send(Outcome::Died(why.to_owned())).ok();
         }
     }
@@ -325,6 +340,49 @@ mod tests {
             caller.await.expect("joins"),
             Outcome::InitError(Bytes::from_static(b"init"))
         );
+    }
+
+    #[tokio::test]
+    async fn with_concurrency_several_invocations_are_in_flight_and_each_answer_finds_its_caller() {
+        let (kill, mut kill_rx) = mpsc::unbounded_channel();
+        let broker = std::sync::Arc::new(Broker::with_concurrency(Duration::from_secs(5), kill, 2));
+        let callers: Vec<_> = [b"a", b"b"]
+            .into_iter()
+            .map(|event| {
+                let broker = broker.clone();
+                tokio::spawn(async move { broker.invoke(Bytes::from_static(event)).await })
+            })
+            .collect();
+        let first = broker.next().await;
+        let second = broker.next().await;
+        // Answered in the opposite order, each with its own event echoed back.
+        assert!(broker.settle(&second.request_id, Outcome::Response(second.event.clone())));
+        assert!(broker.settle(&first.request_id, Outcome::Response(first.event.clone())));
+        let mut answers = Vec::new();
+        for caller in callers {
+            answers.push(caller.await.expect("joins"));
+        }
+        assert_eq!(
+            answers,
+            [
+                Outcome::Response(Bytes::from_static(b"a")),
+                Outcome::Response(Bytes::from_static(b"b"))
+            ]
+        );
+        assert!(kill_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn with_concurrency_a_missed_deadline_does_not_kill_the_runtime() {
+        let (kill, mut kill_rx) = mpsc::unbounded_channel();
+        let broker = std::sync::Arc::new(Broker::with_concurrency(Duration::from_millis(10), kill, 4));
+        let caller = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.invoke(Bytes::new()).await }
+        });
+        let _delivered = broker.next().await;
+        assert_eq!(caller.await.expect("joins"), Outcome::Timeout);
+        assert!(kill_rx.try_recv().is_err());
     }
 
     #[test]

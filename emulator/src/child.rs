@@ -31,6 +31,10 @@ pub struct ChildSpec {
     pub runtime_api: String,
     /// `--env` pairs, applied last.
     pub extra_env: Vec<(String, String)>,
+    /// SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start.
+    pub snap_start: bool,
+    /// Managed Instances: AWS_LAMBDA_MAX_CONCURRENCY when above 1.
+    pub max_concurrency: usize,
 }
 
 /// Variables passed through from the emulator's own environment; everything else is cleared.
@@ -63,7 +67,10 @@ impl ChildSpec {
                 format!("/aws/lambda/{}", self.function_name),
             ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+            (
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                if self.snap_start { "snap-start" } else { "on-demand" }.to_owned(),
+            ),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
             ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_owned()),
@@ -77,6 +84,12 @@ impl ChildSpec {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if self.max_concurrency > 1 {
+            env.push((
+                "AWS_LAMBDA_MAX_CONCURRENCY".to_owned(),
+                self.max_concurrency.to_string(),
+            ));
+        }
         env.extend(std::env::vars().filter(|(name, _)| {
             PASS_THROUGH.contains(&name.as_str()) || PASS_THROUGH_PREFIXES.iter().any(|p| name.starts_with(p))
         }));
@@ -271,6 +284,8 @@ mod tests {
             memory_mb: 256,
             runtime_api: "127.0.0.1:9001".into(),
             extra_env: vec![("WSGI_BASE_PATH".into(), "/api".into())],
+            snap_start: true,
+            max_concurrency: 4,
         };
         let env = spec.environment();
         let get = |key: &str| env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
@@ -279,6 +294,8 @@ mod tests {
         assert_eq!(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), Some("256"));
         assert_eq!(get("AWS_LAMBDA_LOG_GROUP_NAME"), Some("/aws/lambda/fn"));
         assert_eq!(get("WSGI_BASE_PATH"), Some("/api"));
+        assert_eq!(get("AWS_LAMBDA_INITIALIZATION_TYPE"), Some("snap-start"));
+        assert_eq!(get("AWS_LAMBDA_MAX_CONCURRENCY"), Some("4"));
         assert!(
             env.iter().all(|(k, _)| k != "CARGO" && k != "CARGO_MANIFEST_DIR"),
             "build env leaked"

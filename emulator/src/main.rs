@@ -81,6 +81,14 @@ struct RuntimeArgs {
     /// Extra environment for the runtime, KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = parse_env)]
     env: Vec<(String, String)>,
+    /// Play SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, and `/restore/next` answered
+    /// as a restore once the runtime has run its before-snapshot hooks.
+    #[arg(long)]
+    snap_start: bool,
+    /// Play Managed Instances: AWS_LAMBDA_MAX_CONCURRENCY=N, N concurrent `/next` long polls
+    /// served, and the front door's requests in flight at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_concurrency: u16,
 }
 
 #[derive(Args)]
@@ -156,15 +164,23 @@ impl Environment {
         let listener = bind(api_port, "runtime API").await?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let (kill_tx, kill_rx) = mpsc::unbounded_channel();
-        let broker = Arc::new(Broker::new(Duration::from_secs(args.timeout), kill_tx));
+        let concurrency = usize::from(args.max_concurrency);
+        let broker = Arc::new(Broker::with_concurrency(
+            Duration::from_secs(args.timeout),
+            kill_tx,
+            concurrency,
+        ));
         let state = Arc::new(RuntimeState::default());
         let api = Arc::new(RuntimeApi {
             broker: broker.clone(),
             state: state.clone(),
             announce_ready: announce,
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{}", args.function_name),
+            snap_start: args.snap_start,
         });
-        tokio::spawn(accept_loop(listener, move |request, _peer| api.clone().handle(request)));
+        tokio::spawn(accept_loop(listener, move |request, peer| {
+            api.clone().handle(request, peer)
+        }));
         let spec = ChildSpec {
             bootstrap: std::path::absolute(&args.bootstrap).map_err(|e| e.to_string())?,
             args: args.args,
@@ -174,6 +190,8 @@ impl Environment {
             memory_mb: args.memory,
             runtime_api: address.to_string(),
             extra_env: args.env,
+            snap_start: args.snap_start,
+            max_concurrency: concurrency,
         };
         if !spec.bootstrap.is_file() {
             return Err(format!(

@@ -25,13 +25,19 @@ pub struct RuntimeApi {
     pub announce_ready: bool,
     /// Lambda-Runtime-Invoked-Function-Arn.
     pub function_arn: String,
+    /// SnapStart is played: `/restore/next` is answered as a restore.
+    pub snap_start: bool,
 }
 
 type HttpResponse = Response<Full<Bytes>>;
 
 impl RuntimeApi {
     /// Routes one request.
-    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: std::net::SocketAddr,
+    ) -> Result<HttpResponse, Infallible> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let streaming = request
@@ -52,7 +58,13 @@ impl RuntimeApi {
         };
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         Ok(match (&method, segments.as_slice()) {
-            (&Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => self.next().await,
+            (&Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => self.next(peer).await,
+            (&Method::GET, ["2018-06-01", "runtime", "restore", "next"]) => self.restore(peer),
+            (&Method::POST, ["2018-06-01", "runtime", "restore", "error"]) => {
+                log_init_error("restore error", &body);
+                self.state.record_init_error(body);
+                accepted()
+            }
             (&Method::POST, ["2018-06-01", "runtime", "invocation", id, "response"]) => {
                 self.settle(id, Outcome::Response(body))
             }
@@ -60,7 +72,7 @@ impl RuntimeApi {
                 self.settle(id, Outcome::Error(body))
             }
             (&Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
-                log_init_error(&body);
+                log_init_error("init error", &body);
                 self.state.record_init_error(body);
                 accepted()
             }
@@ -107,9 +119,10 @@ impl RuntimeApi {
         accepted()
     }
 
-    async fn next(&self) -> HttpResponse {
+    async fn next(&self, peer: std::net::SocketAddr) -> HttpResponse {
         if self.state.mark_ready() && self.announce_ready {
-            println!("lambda-wsgi-emulator: runtime ready");
+            // The connection is named so that tests can tell a new one from an old one.
+            println!("lambda-wsgi-emulator: runtime ready (connection from {peer})");
             std::io::stdout().flush().ok();
         }
         let delivered = self.broker.next().await;
@@ -121,6 +134,27 @@ impl RuntimeApi {
             .header("lambda-runtime-invoked-function-arn", &self.function_arn)
             .header("lambda-runtime-trace-id", &delivered.trace_id)
             .body(Full::new(delivered.event))
+            .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
+    }
+
+    /// SnapStart: the runtime has run its before-snapshot hooks and waits to be restored. Lambda
+    /// would snapshot the environment now and answer in each restored copy; here the restore
+    /// follows at once, in the same process (what stays the same in every copy is what the app
+    /// set up at init, which a test can make deterministic).
+    fn restore(&self, peer: std::net::SocketAddr) -> HttpResponse {
+        if !self.snap_start {
+            return json(
+                StatusCode::FORBIDDEN,
+                "not a SnapStart environment (AWS_LAMBDA_INITIALIZATION_TYPE is not snap-start)",
+            );
+        }
+        if self.announce_ready {
+            println!("lambda-wsgi-emulator: snapshot taken; restoring (restore/next from {peer})");
+            std::io::stdout().flush().ok();
+        }
+        Response::builder()
+            .status(StatusCode::OK)
+            .body(Full::new(Bytes::new()))
             .unwrap_or_else(|err| json(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))
     }
 
@@ -179,7 +213,7 @@ fn stream_error(trailers: &hyper::HeaderMap) -> Option<String> {
     Some(format!("{error_type}: {body}"))
 }
 
-fn log_init_error(body: &Bytes) {
+fn log_init_error(what: &str, body: &Bytes) {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let field = |key: &str| {
         value
@@ -189,7 +223,7 @@ fn log_init_error(body: &Bytes) {
             .to_owned()
     };
     eprintln!(
-        "lambda-wsgi-emulator: init error: {}: {}",
+        "lambda-wsgi-emulator: {what}: {}: {}",
         field("errorType"),
         field("errorMessage")
     );

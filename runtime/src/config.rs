@@ -46,6 +46,137 @@ pub const LAMBDA_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 /// An active virtual environment whose site-packages join sys.path (local runs).
 pub const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
 
+/// `host:port` of the Lambda Runtime API; set by Lambda (and by the emulator, `cargo lambda watch`).
+pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+/// `on-demand`, `provisioned-concurrency` or `snap-start` (SnapStart: the runtime runs the snapshot
+/// lifecycle before serving).
+pub const AWS_LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// Lambda Managed Instances: how many invocations one environment serves at once.
+pub const AWS_LAMBDA_MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+/// The function's name, version, memory and log destination, for `lambda.context`.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// See [`AWS_LAMBDA_FUNCTION_NAME`].
+pub const AWS_LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+/// See [`AWS_LAMBDA_FUNCTION_NAME`].
+pub const AWS_LAMBDA_FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// See [`AWS_LAMBDA_FUNCTION_NAME`].
+pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
+/// See [`AWS_LAMBDA_FUNCTION_NAME`].
+pub const AWS_LAMBDA_LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
+
+/// The Runtime API address, read on its own before anything else: without it not even an init
+/// error can be reported, so its absence is said plainly on stderr.
+pub fn runtime_api_address(lookup: impl Fn(&str) -> Option<String>) -> Result<String, InitError> {
+    let value = lookup(AWS_LAMBDA_RUNTIME_API).unwrap_or_default();
+    let value = value.trim();
+    let valid = value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok());
+    if valid {
+        Ok(value.to_owned())
+    } else if value.is_empty() {
+        Err(InitError::Config(format!(
+            "{AWS_LAMBDA_RUNTIME_API} is not set: bootstrap is started by Lambda, `lambda-wsgi-emulator` or \
+             `cargo lambda watch`, which set it to the Runtime API's host:port"
+        )))
+    } else {
+        Err(InitError::Config(format!(
+            "{AWS_LAMBDA_RUNTIME_API}={value} is not host:port (for example 127.0.0.1:9001)"
+        )))
+    }
+}
+
+/// How Lambda started this environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initialization {
+    /// On demand or provisioned concurrency: serve as soon as the app is imported.
+    OnDemand,
+    /// SnapStart: after init, run the before-snapshot hooks, wait for the restore, reconnect and
+    /// run the after-restore hooks, then serve.
+    SnapStart,
+}
+
+/// What Lambda tells the runtime about the function and the environment (not WSGI settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    /// `host:port` of the Runtime API.
+    pub runtime_api: String,
+    /// SnapStart or not.
+    pub initialization: Initialization,
+    /// Invocations served at once (Managed Instances); 1 everywhere else.
+    pub max_concurrency: usize,
+    /// The function's identity, for `lambda.context`.
+    pub function: FunctionInfo,
+}
+
+/// The parts of `lambda.context` that are the same for every invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionInfo {
+    /// Function name.
+    pub name: String,
+    /// Function version (`$LATEST` or a number).
+    pub version: String,
+    /// Configured memory in MB.
+    pub memory_mb: i32,
+    /// CloudWatch log group.
+    pub log_group: String,
+    /// CloudWatch log stream.
+    pub log_stream: String,
+}
+
+/// The most workers one environment runs (Lambda's own cap on
+/// PerExecutionEnvironmentMaxConcurrency is far below it).
+const MAX_CONCURRENCY_LIMIT: usize = 1024;
+
+impl Platform {
+    /// Reads Lambda's variables through `lookup`. Absent metadata (a local run) is left empty;
+    /// a value that is present but wrong is an error naming the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let text = |name: &str| lookup(name).unwrap_or_default().trim().to_owned();
+        let initialization = match text(AWS_LAMBDA_INITIALIZATION_TYPE).to_ascii_lowercase().as_str() {
+            "snap-start" => Initialization::SnapStart,
+            "" | "on-demand" | "provisioned-concurrency" => Initialization::OnDemand,
+            other => {
+                return Err(InitError::Config(format!(
+                    "{AWS_LAMBDA_INITIALIZATION_TYPE}={other} is not one of: on-demand, provisioned-concurrency, snap-start"
+                )));
+            }
+        };
+        let max_concurrency = match text(AWS_LAMBDA_MAX_CONCURRENCY).as_str() {
+            "" => 1,
+            value => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_CONCURRENCY_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(InitError::Config(format!(
+                        "{AWS_LAMBDA_MAX_CONCURRENCY}={value} must be a number of invocations from 1 to {MAX_CONCURRENCY_LIMIT}"
+                    )));
+                }
+            },
+        };
+        let memory = text(AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+        let memory_mb = match memory.as_str() {
+            "" => 0,
+            value => value.parse::<i32>().map_err(|_| {
+                InitError::Config(format!(
+                    "{AWS_LAMBDA_FUNCTION_MEMORY_SIZE}={value} is not a number of megabytes"
+                ))
+            })?,
+        };
+        Ok(Platform {
+            runtime_api: runtime_api_address(&lookup)?,
+            initialization,
+            max_concurrency,
+            function: FunctionInfo {
+                name: text(AWS_LAMBDA_FUNCTION_NAME),
+                version: text(AWS_LAMBDA_FUNCTION_VERSION),
+                memory_mb,
+                log_group: text(AWS_LAMBDA_LOG_GROUP_NAME),
+                log_stream: text(AWS_LAMBDA_LOG_STREAM_NAME),
+            },
+        })
+    }
+}
+
 /// What happens when the application raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorMode {
@@ -460,5 +591,48 @@ mod tests {
             err.to_string().contains("respond") && err.to_string().contains("raise"),
             "{err}"
         );
+    }
+
+    fn platform(pairs: &[(&str, &str)]) -> Result<Platform, InitError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Platform::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_missing_or_bad_runtime_api_is_an_init_error_not_a_panic() {
+        let err = platform(&[]).expect_err("missing");
+        assert_eq!(err.error_type(), "Runtime.InvalidConfiguration");
+        assert!(err.to_string().contains("AWS_LAMBDA_RUNTIME_API is not set"), "{err}");
+        for bad in ["localhost", "http://127.0.0.1:9001", "127.0.0.1:port", ":9001"] {
+            let err = platform(&[(AWS_LAMBDA_RUNTIME_API, bad)]).expect_err(bad);
+            assert!(err.to_string().contains("is not host:port"), "{bad}: {err}");
+        }
+        let p = platform(&[(AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001")]).expect("valid");
+        assert_eq!(p.runtime_api, "127.0.0.1:9001");
+        assert_eq!((p.initialization, p.max_concurrency), (Initialization::OnDemand, 1));
+        assert_eq!(p.function, FunctionInfo::default());
+    }
+
+    #[test]
+    fn snap_start_and_managed_instances_are_read_from_lambdas_variables() {
+        let p = platform(&[
+            (AWS_LAMBDA_RUNTIME_API, "169.254.100.1:9001"),
+            (AWS_LAMBDA_INITIALIZATION_TYPE, "snap-start"),
+            (AWS_LAMBDA_MAX_CONCURRENCY, "8"),
+            (AWS_LAMBDA_FUNCTION_NAME, "web"),
+            (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "512"),
+        ])
+        .expect("valid");
+        assert_eq!((p.initialization, p.max_concurrency), (Initialization::SnapStart, 8));
+        assert_eq!((p.function.name.as_str(), p.function.memory_mb), ("web", 512));
+        for (name, bad) in [
+            (AWS_LAMBDA_MAX_CONCURRENCY, "0"),
+            (AWS_LAMBDA_MAX_CONCURRENCY, "many"),
+            (AWS_LAMBDA_INITIALIZATION_TYPE, "frozen"),
+            (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "1GB"),
+        ] {
+            let err = platform(&[(AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001"), (name, bad)]).expect_err(bad);
+            assert!(err.to_string().starts_with(&format!("{name}={bad}")), "{err}");
+        }
     }
 }

@@ -72,6 +72,11 @@ pub fn build(request: &Request, config: &Config) -> Environ {
     if let Some(ip) = request.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
         vars.push(("REMOTE_ADDR".into(), latin1(ip.as_bytes())));
     }
+    // From the authorizer or the IAM caller only (event/identity.rs); a `Remote-User` header
+    // becomes HTTP_REMOTE_USER below, never this.
+    if let Some(user) = request.remote_user.as_deref() {
+        vars.push(("REMOTE_USER".into(), latin1(user.as_bytes())));
+    }
     if scheme == "https" {
         vars.push(("HTTPS".into(), "on".to_owned()));
     }
@@ -306,6 +311,7 @@ mod tests {
             protocol: None,
             domain_name: None,
             default_scheme: "https",
+            remote_user: None,
         }
     }
 

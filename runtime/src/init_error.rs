@@ -1,38 +1,52 @@
-//! Reports an init failure to `/runtime/init/error`, as Lambda requires before the process exits.
-//!
-//! lambda_runtime only reports its own SnapStart init errors, so the request is built here with
-//! its public API client. The body carries the Python traceback as `stackTrace`, like the
-//! managed runtime's.
+//! Reports a failure before serving began to the Runtime API, as Lambda requires before the
+//! process exits: init errors (`/init/error`) and, under SnapStart, failed hooks.
 
-use lambda_runtime_api_client::{PooledClient, body::Body, build_request};
+use crate::error::{AppError, InitError};
+use crate::runtime_api::{ErrorReport, requests, send_once};
 
-use crate::error::InitError;
-
-/// The Runtime API endpoint for init errors.
-const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";
-
-/// The JSON body Lambda expects.
-pub fn body(err: &InitError) -> serde_json::Value {
-    serde_json::json!({
-        "errorType": err.error_type(),
-        "errorMessage": err.to_string(),
-        "stackTrace": err.traceback(),
-    })
+/// The report Lambda gets for a failed init, with the Python traceback as `stackTrace`, like
+/// the managed runtime's.
+pub fn init_report(err: &InitError) -> ErrorReport {
+    ErrorReport {
+        error_type: err.error_type().to_owned(),
+        error_message: err.to_string(),
+        stack_trace: err.traceback().to_vec(),
+    }
 }
 
-/// Posts `err` to the Runtime API named by AWS_LAMBDA_RUNTIME_API. Failing to report is logged:
-/// the process exits non-zero either way, which Lambda also records as an init failure.
-pub async fn report(err: &InitError) {
-    let request = build_request()
-        .method("POST")
-        .uri(INIT_ERROR_PATH)
-        .header("Lambda-Runtime-Function-Error-Type", err.error_type())
-        .body(Body::from(body(err).to_string()));
-    let outcome = match request {
-        Ok(request) => PooledClient::builder().build().call(request).await.map(|_| ()),
-        Err(e) => Err(e.into()),
+/// The report for a failed SnapStart hook, under `error_type`.
+pub fn hook_report(error_type: &str, err: &AppError) -> ErrorReport {
+    ErrorReport {
+        error_type: error_type.to_owned(),
+        error_message: err.to_string(),
+        stack_trace: match err {
+            AppError::Raised { traceback, .. } => traceback.clone(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// Which endpoint a failure goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Phase {
+    /// Init, or before the snapshot: `/init/error`.
+    Init,
+    /// After a SnapStart restore: `/restore/error`.
+    Restore,
+}
+
+/// Posts `report` to the Runtime API at `address` and logs it. Failing to report is logged
+/// too: the process exits non-zero either way, which Lambda also records as a failure.
+pub fn report(address: &str, phase: Phase, report: &ErrorReport) {
+    let traceback = report.stack_trace.join("\n");
+    tracing::error!(error_type = %report.error_type, "{}\n{traceback}", report.error_message);
+    let request = match phase {
+        Phase::Init => requests::init_error(report),
+        Phase::Restore => requests::restore_error(report),
     };
-    if let Err(e) = outcome {
-        tracing::error!("could not report the init error to the Runtime API: {e}");
+    match send_once(address, "POST error report", request) {
+        Ok(status) if status.is_success() => {}
+        Ok(status) => tracing::error!("the Runtime API refused the error report with {status}"),
+        Err(err) => tracing::error!("could not report the error to the Runtime API: {err}"),
     }
 }

@@ -29,6 +29,10 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
         support
             .call_method1("setup_logging", (log_format, config.log_level.as_deref()))
             .map_err(|err| interpreter_error(py, &err))?;
+        // Apps register SnapStart hooks at import, whether or not SnapStart is on.
+        support
+            .call_method0("install_snapshot_hooks_module")
+            .map_err(|err| interpreter_error(py, &err))?;
         if !remote_env.is_empty() {
             support
                 .call_method1("apply_environment", (remote_env.to_vec(),))

@@ -1,56 +1,17 @@
 //! Event bytes in, response out: the whole pipeline in one place, and the mapping of every
 //! failure to its outcome (a response the client sees, or a Lambda invocation error).
 
-use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::config::{Config, ErrorMode, WSGI_MANAGE_COMMANDS};
+use crate::context::InvocationContext;
 use crate::error::{AppError, EventError};
 use crate::event::direct::Direct;
 use crate::response::{AppResponse, EventResponse};
-use crate::wsgi::{BodySink, WsgiApp};
+use crate::runtime_api::ErrorReport;
+use crate::wsgi::{BodySink, Offer, WsgiApp};
 use crate::{environ, event, response};
-
-/// What the application can know about the invocation (`environ["lambda.context"]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InvocationContext {
-    /// Lambda's request id.
-    pub request_id: String,
-    /// Epoch milliseconds by which the invocation must answer.
-    pub deadline_ms: u64,
-    /// ARN the function was invoked by (with alias or version).
-    pub invoked_function_arn: String,
-    /// X-Ray trace header for this invocation.
-    pub trace_id: Option<String>,
-    /// Function name.
-    pub function_name: String,
-    /// Function version (`$LATEST`).
-    pub function_version: String,
-    /// Configured memory.
-    pub memory_limit_in_mb: i32,
-    /// CloudWatch log group.
-    pub log_group_name: String,
-    /// CloudWatch log stream.
-    pub log_stream_name: String,
-}
-
-impl From<&lambda_runtime::Context> for InvocationContext {
-    fn from(context: &lambda_runtime::Context) -> Self {
-        let env = &context.env_config;
-        InvocationContext {
-            request_id: context.request_id.clone(),
-            deadline_ms: context.deadline,
-            invoked_function_arn: context.invoked_function_arn.clone(),
-            trace_id: context.xray_trace_id.clone(),
-            function_name: env.function_name.clone(),
-            function_version: env.version.clone(),
-            memory_limit_in_mb: env.memory,
-            log_group_name: env.log_group.clone(),
-            log_stream_name: env.log_stream.clone(),
-        }
-    }
-}
 
 /// A failure reported to Lambda as an invocation error rather than answered as HTTP.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +30,7 @@ pub enum InvokeError {
     NotJson(String),
 }
 
-impl From<InvokeError> for Diagnostic {
+impl From<InvokeError> for ErrorReport {
     fn from(err: InvokeError) -> Self {
         let error_type = match &err {
             InvokeError::Event(e) => e.error_type().to_owned(),
@@ -77,10 +38,7 @@ impl From<InvokeError> for Diagnostic {
             InvokeError::ManageDisabled => "Runtime.ManageCommandsDisabled".to_owned(),
             InvokeError::NotJson(_) => "Runtime.MarshalError".to_owned(),
         };
-        Diagnostic {
-            error_type,
-            error_message: err.to_string(),
-        }
+        ErrorReport::new(error_type, err.to_string())
     }
 }
 
@@ -230,7 +188,7 @@ pub fn handle_streaming(
     config: &Config,
     event: &str,
     context: &InvocationContext,
-    out: &mut dyn FnMut(&[u8]) -> bool,
+    out: &mut dyn FnMut(&[u8]) -> Offer,
 ) -> Result<(), InvokeError> {
     let request = match parse(event, context) {
         Parsed::Request(_, request) => request,
@@ -241,7 +199,7 @@ pub fn handle_streaming(
         // A direct invocation's JSON is the whole stream (no prelude: it is not HTTP).
         Parsed::Unsupported(err) => {
             let json = direct(app, config, event, context, NotHttp::Event(err))?;
-            out(json.get().as_bytes());
+            out(json.get().as_bytes()).settle();
             return Ok(());
         }
     };
@@ -270,7 +228,7 @@ pub fn handle_streaming(
 
 /// The prelude, then the body as it comes; HEAD gets headers only.
 struct StreamSink<'a> {
-    out: &'a mut dyn FnMut(&[u8]) -> bool,
+    out: &'a mut dyn FnMut(&[u8]) -> Offer,
     is_head: bool,
     started: bool,
 }
@@ -278,16 +236,17 @@ struct StreamSink<'a> {
 impl BodySink for StreamSink<'_> {
     fn head(&mut self, status: u16, _reason: &str, headers: &[(String, String)]) {
         self.started = true;
-        (self.out)(&response::stream_prelude(status, headers));
+        // The first chunk of an empty queue: always taken at once.
+        (self.out)(&response::stream_prelude(status, headers)).settle();
     }
-    fn data(&mut self, chunk: &[u8]) -> bool {
-        self.is_head || (self.out)(chunk)
+    fn data(&mut self, chunk: &[u8]) -> Offer {
+        if self.is_head { Offer::Taken } else { (self.out)(chunk) }
     }
 }
 
-fn send_whole(out: &mut dyn FnMut(&[u8]) -> bool, answer: &AppResponse) {
-    if out(&response::stream_prelude(answer.status, &answer.headers)) {
-        out(&answer.body);
+fn send_whole(out: &mut dyn FnMut(&[u8]) -> Offer, answer: &AppResponse) {
+    if out(&response::stream_prelude(answer.status, &answer.headers)).settle() {
+        out(&answer.body).settle();
     }
 }
 

@@ -3,25 +3,34 @@
 //! Every invocation flows one way through these stages; only [`invoke`] sees them all:
 //!
 //! ```text
-//! Runtime API (serve) ──bytes──▶ event::parse ──(Source, Request)──▶ environ::build ──Environ──▶
-//!     wsgi::WsgiApp::call ──AppResponse──▶ response::render(Source) ──EventResponse──▶ Runtime API
+//! runtime_api ──bytes──▶ event::parse ──(Source, Request)──▶ environ::build ──Environ──▶
+//!     wsgi::WsgiApp::call ──AppResponse──▶ response::render(Source) ──EventResponse──▶ runtime_api
 //! ```
 //!
-//! [`serve`] is the invocation loop (lambda_runtime's client and types, without its per-invocation
-//! `setenv`, which leaks). Only [`interpreter`] (once, at init) and [`wsgi`] (per request) touch
-//! Python. Everything
-//! else is plain Rust, tested without an interpreter.
+//! Around it, the process goes through phases: init ([`config`], [`interpreter`]), the SnapStart
+//! snapshot ([`snapshot`], only when Lambda asks), then serving: [`worker`] runs the one loop
+//! ([`serve`]) in this process, or [`supervisor`] forks N workers that each run it (Managed
+//! Instances). Only [`interpreter`] (once, at init) and [`wsgi`] (per request) touch Python;
+//! everything else is plain Rust, tested without an interpreter.
 #![warn(missing_docs)]
 
+// Leaves: settings, the invocation context, errors.
 pub mod config;
-pub mod environ;
+pub mod context;
 pub mod error;
+// The pipeline, in order.
+pub mod environ;
 pub mod event;
-pub mod init_error;
-pub mod interpreter;
 pub mod invoke;
-pub mod remote_config;
 pub mod request;
 pub mod response;
+pub mod runtime_api;
 pub mod serve;
 pub mod wsgi;
+// The process around it.
+pub mod init_error;
+pub mod interpreter;
+pub mod remote_config;
+pub mod snapshot;
+pub mod supervisor;
+pub mod worker;

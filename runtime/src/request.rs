@@ -56,6 +56,9 @@ pub struct Request {
     pub domain_name: Option<String>,
     /// wsgi.url_scheme when no X-Forwarded-Proto says otherwise.
     pub default_scheme: &'static str,
+    /// The caller's identity as the front door authenticated it (REMOTE_USER); never taken from
+    /// a header. See `event/identity.rs` for which field each authorizer type gives.
+    pub remote_user: Option<String>,
 }
 
 impl Request {
@@ -236,6 +239,7 @@ mod tests {
             protocol: None,
             domain_name: Some("d.example".into()),
             default_scheme: "https",
+            remote_user: None,
         };
         assert_eq!(request.header("HOST"), Some("b.example"));
         assert_eq!(request.host(), Some("b.example"));

@@ -134,11 +134,11 @@ pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_
             out.multi_value_headers = Some(group(&response.headers));
         }
         Source::HttpV2 | Source::FunctionUrl => {
+            // `cookies` always, empty or not, as lambda_http sends it: cargo-lambda reads the
+            // answer into aws_lambda_events' ApiGatewayV2httpResponse, where it is required.
             let (headers, cookies) = headers_and_cookies(&response.headers);
             out.headers = Some(headers);
-            if !cookies.is_empty() {
-                out.cookies = Some(cookies);
-            }
+            out.cookies = Some(cookies);
         }
         Source::Alb { multi_value: false } | Source::LatticeV1 | Source::LatticeV2 => {
             out.status_description = Some(status_description(response));
@@ -374,7 +374,7 @@ mod tests {
             &app(&[("Content-Type", "text/plain")], b"x"),
             false,
         );
-        assert!(v.get("cookies").is_none(), "{v}");
+        assert_eq!(v["cookies"], json!([]), "{v}");
     }
 
     #[test]

@@ -10,14 +10,8 @@ import os
 import signal
 import site
 import sys
-import threading
 import traceback
 from collections.abc import Mapping
-
-# The signal the deadline guard sends to the thread running the app (rarely used by apps;
-# SIGALRM and SIGUSR1 are).
-DEADLINE_SIGNAL = signal.SIGUSR2
-
 
 _TRACE_ID_KEY = os.environ.encodekey("_X_AMZN_TRACE_ID")
 
@@ -213,21 +207,75 @@ class DeadlineExceeded(BaseException):
     BaseException, like KeyboardInterrupt, so the app's `except Exception` does not swallow it."""
 
 
-def _on_deadline(signum, frame):
-    raise DeadlineExceeded("the Lambda invocation deadline is near")
+def install_deadline_handler(handler, signum):
+    """Installs the deadline guard's handler (a Rust function that raises DeadlineExceeded only
+    for the invocation that was signalled); called on the thread that runs the app, which is the
+    main thread in every worker."""
+    signal.signal(signum, handler)
 
 
-def install_deadline_handler():
-    """Installs the handler; called once at init on the main thread, which runs the app.
-    Returns that thread's id for interrupt()."""
-    signal.signal(DEADLINE_SIGNAL, _on_deadline)
-    return threading.main_thread().ident
+def install_snapshot_hooks_module():
+    """SnapStart's runtime hooks API: the managed runtime ships `snapshot_restore_py` (PyPI
+    snapshot-restore-py); the layer carries it too. Where neither is importable (a local run), a
+    stand-in with the same functions takes its place, so an app that registers hooks imports
+    everywhere. Called after sys.path is set up and before the app is imported."""
+    try:
+        import snapshot_restore_py  # noqa: F401
+        return
+    except ImportError:
+        pass
+    import types
+
+    module = types.ModuleType("snapshot_restore_py", "SnapStart runtime hooks (lambda-wsgi's stand-in).")
+    before, after = [], []
+
+    def register_before_snapshot(func, *args, **kwargs):
+        before.append((func, args, kwargs))
+        return func
+
+    def register_after_restore(func, *args, **kwargs):
+        after.append((func, args, kwargs))
+        return func
+
+    module.register_before_snapshot = register_before_snapshot
+    module.register_after_restore = register_after_restore
+    module.get_before_snapshot = lambda: before
+    module.get_after_restore = lambda: after
+    module.__all__ = ["register_before_snapshot", "register_after_restore"]
+    sys.modules["snapshot_restore_py"] = module
 
 
-def interrupt(thread_id):
-    """Delivers the deadline signal to the app's thread: a blocking call there (sleep, socket
-    read) returns EINTR and the handler raises DeadlineExceeded at the next bytecode."""
-    signal.pthread_kill(thread_id, DEADLINE_SIGNAL)
+def run_before_snapshot():
+    """SnapStart: the before-snapshot hooks, last registered first (as the managed runtime)."""
+    from snapshot_restore_py import get_before_snapshot
+
+    hooks = get_before_snapshot()
+    while hooks:
+        func, args, kwargs = hooks.pop()
+        func(*args, **kwargs)
+
+
+def run_after_restore():
+    """SnapStart, after the restore: every restored copy of the snapshot starts with the same
+    random state, so `random` is seeded anew from the kernel first; then the after-restore hooks
+    in the order they were registered."""
+    import random
+
+    random.seed()
+    from snapshot_restore_py import get_after_restore
+
+    for func, args, kwargs in get_after_restore():
+        func(*args, **kwargs)
+
+
+def fork_worker():
+    """Managed Instances: a worker process that shares the imported app copy-on-write. The
+    collector is frozen first (in the parent, once per fork: cheap when nothing is new) so that
+    collections in the workers do not write to, and so copy, every page of the shared heap."""
+    import gc
+
+    gc.freeze()
+    return os.fork()
 
 
 def shutdown():

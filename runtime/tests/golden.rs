@@ -49,6 +49,7 @@ fn check_fixture(path: &Path, event: String) -> datatest_stable::Result<()> {
     match event::parse(&event) {
         Ok((source, request)) => {
             let environ = environ::build(&request, &config);
+            check_remote_user(path, &environ)?;
             check_golden(path, "environ", &serde_json::to_value(environ.to_golden())?)?;
             let is_head = request.method.eq_ignore_ascii_case("HEAD");
             let rendered = response::render(source, &echo_response(&environ), is_head, &config.text_mime_types);
@@ -69,6 +70,21 @@ fn check_fixture(path: &Path, event: String) -> datatest_stable::Result<()> {
             &json!({"errorType": err.error_type(), "errorMessage": err.to_string()}),
         ),
     }
+}
+
+/// REMOTE_USER against `fixtures/remote-user.json`, the hand-written table of who each fixture's
+/// caller is (absent from the table: no REMOTE_USER at all).
+fn check_remote_user(fixture: &Path, environ: &Environ) -> datatest_stable::Result<()> {
+    let table_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/remote-user.json");
+    let table: Value = serde_json::from_str(&std::fs::read_to_string(table_path)?)?;
+    let mut parts = fixture.iter().rev().take(2).map(|p| p.to_string_lossy().into_owned());
+    let (case, source) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let expected = table.get(format!("{source}/{case}")).and_then(Value::as_str);
+    let actual = environ.get("REMOTE_USER");
+    if expected != actual {
+        return Err(format!("{source}/{case}: REMOTE_USER is {actual:?}, remote-user.json says {expected:?}").into());
+    }
+    Ok(())
 }
 
 fn golden_path(fixture: &Path, kind: &str) -> PathBuf {

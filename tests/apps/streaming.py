@@ -2,10 +2,34 @@
 
 import hashlib
 import os
+import threading
 import time
 from urllib.parse import parse_qs
 
 MB = 1024 * 1024
+
+
+class Heartbeat:
+    """A background thread that ticks every 10 ms and remembers the longest gap between ticks:
+    if the runtime waits with the GIL held, the gap is as long as the wait."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.longest = 0.0
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self):
+        while True:
+            time.sleep(0.01)
+            now = time.monotonic()
+            self.longest = max(self.longest, now - self.last)
+            self.last = now
+
+    def reset(self):
+        self.longest = 0.0
+
+
+heartbeat = Heartbeat()
 
 
 def megabytes(count):
@@ -36,6 +60,11 @@ def app(environ, start_response):
             opened = wait_for(query["gate"])
             yield b"second\n" if opened else b"the gate never opened: the first chunk was held back\n"
         return chunks()
+    if path == "/heartbeat":
+        if "reset" in query:
+            heartbeat.reset()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{heartbeat.longest * 1000:.0f}".encode()]
     if path == "/sse":
         start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
                                   ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])

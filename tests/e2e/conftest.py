@@ -47,7 +47,7 @@ def venv_python_version(venv):
 
 
 def app_venv(*packages):
-    """The virtualenv holding the examples' dependencies (Flask, Django, WhiteNoise) for the
+    """The virtualenv holding the examples' dependencies (requirements-apps.txt) for the
     bootstrap's Python, passed to the runtime as VIRTUAL_ENV.
 
     A bootstrap can import only packages installed for its own Python, so each Python has its own
@@ -66,7 +66,7 @@ def app_venv(*packages):
     missing = [p for p in packages if not list(venv.glob(f"lib/python*/site-packages/{p}/__init__.py"))]
     if missing:
         pytest.fail(f"{venv} lacks {', '.join(missing)}: run `make {name}/.installed` "
-                    "(examples/flask and examples/django requirements.txt)")
+                    "(requirements-apps.txt)")
     return venv
 
 
@@ -95,6 +95,7 @@ class Emulator:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         self.lines = queue.Queue()
+        self.seen = []  # every stdout line so far, in order
         self.api_port = self.front_port = None
         threading.Thread(target=self._read_stdout, daemon=True).start()
         self.wait_for("runtime ready")
@@ -106,6 +107,7 @@ class Emulator:
                 self.api_port = int(line.rsplit(":", 1)[1])
             if "serving http://127.0.0.1:" in line:
                 self.front_port = int(line.split("serving http://127.0.0.1:", 1)[1].split()[0].rstrip("/"))
+            self.seen.append(line)
             self.lines.put(line)
         self.lines.put(None)
 
@@ -189,6 +191,20 @@ def start_emulator(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (pg_server.py): Debian's binaries on a temporary
+    directory and a free port, stopped at the end. make test-python installs the package."""
+    from pg_server import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.fail("no /usr/lib/postgresql/*/bin/initdb: `make install-postgresql` (apt-get install postgresql)")
+    server = PostgresServer(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def echo(start_emulator):
     return start_emulator("echo:app")
 
@@ -198,10 +214,10 @@ def misbehaving(start_emulator):
     return start_emulator("misbehaving:app")
 
 
-def run_invoke(handler, event, *, env=None, task_root=APPS):
+def run_invoke(handler, event, *, env=None, task_root=APPS, extra_args=()):
     """`lambda-wsgi-emulator invoke`: returns (exit code, stdout, stderr)."""
     args = [str(EMULATOR), "invoke", "--bootstrap", str(BOOTSTRAP), "--handler", handler,
-            "--task-root", str(task_root), "--timeout", "30", "-"]
+            "--task-root", str(task_root), "--timeout", "30", *extra_args, "-"]
     for key, value in (env or {}).items():
         args[2:2] = ["--env", f"{key}={value}"]
     done = subprocess.run(args, input=json.dumps(event).encode(), capture_output=True, timeout=120)

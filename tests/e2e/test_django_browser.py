@@ -126,3 +126,33 @@ def test_add_a_note_and_count_visits(django_app, fresh_browser):
         driver.get(url(django_app, "/visits/"))
         counts.append(int(driver.find_element(By.ID, "visits").text))
     assert counts == [1, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def django_pg_app(postgres, start_emulator, tmp_path_factory):
+    """The example on PostgreSQL (test_django_postgres.py), migrated through the manage event."""
+    from test_django_postgres import start_django_on_postgresql
+
+    app, _ = start_django_on_postgresql(postgres, start_emulator, tmp_path_factory.mktemp("django-pg-browser"),
+                                        "notes_browser")
+    return app
+
+
+def test_admin_login_and_add_a_note_on_postgresql(django_pg_app, postgres, fresh_browser):
+    driver = fresh_browser
+    driver.get(url(django_pg_app, "/admin/login/"))
+    driver.find_element(By.ID, "id_username").send_keys(ADMIN_USER)
+    driver.find_element(By.ID, "id_password").send_keys(ADMIN_PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(driver, WAIT).until(EC.url_to_be(url(django_pg_app, "/admin/")))
+    assert driver.find_element(By.CSS_SELECTOR, "#content h1").text == "Site administration", driver.page_source
+
+    # The admin's add form writes to PostgreSQL.
+    driver.get(url(django_pg_app, "/admin/notes/note/add/"))
+    driver.find_element(By.ID, "id_text").send_keys("added in the admin")
+    driver.find_element(By.CSS_SELECTOR, "input[name=_save]").click()
+    WebDriverWait(driver, WAIT).until(EC.url_to_be(url(django_pg_app, "/admin/notes/note/")))
+    assert "added in the admin" in driver.find_element(By.ID, "result_list").text, driver.page_source
+    assert postgres.query("notes_browser", "SELECT text FROM notes_note") == [["added in the admin"]]
+    # The login itself is in PostgreSQL too (django.contrib.auth records it).
+    assert postgres.query("notes_browser", "SELECT last_login IS NOT NULL FROM auth_user") == [["t"]]

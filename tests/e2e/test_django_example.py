@@ -1,8 +1,8 @@
 """examples/django through the emulator's front door, as `make run APP=django` serves it.
 
-The runtime imports Django and WhiteNoise from the bootstrap's Python's app venv (conftest's
-app_venv: .venv-3.X), passed to it as VIRTUAL_ENV; the interpreter running pytest does not need
-Django.
+The runtime imports Django, WhiteNoise and psycopg from the bootstrap's Python's app venv
+(conftest's app_venv: .venv-3.X), passed to it as VIRTUAL_ENV; the interpreter running pytest
+does not need Django.
 """
 
 import re
@@ -22,9 +22,15 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "e2e-Secret-pass-42"
 TRUSTED_ORIGIN = "https://notes.example"
 
 
-def start_django(start_emulator, tmp_path):
-    """The example as `make run APP=django` serves it, on a fresh SQLite file."""
-    venv = app_venv("django", "whitenoise")
+def django_venv():
+    """The bootstrap's Python's app venv, with examples/django/requirements.txt installed."""
+    return app_venv("django", "whitenoise", "psycopg")
+
+
+def start_django(start_emulator, tmp_path, env=None):
+    """The example as `make run APP=django` serves it, on a fresh SQLite file (`env` adds or
+    overrides variables: DATABASE_URL for PostgreSQL)."""
+    venv = django_venv()
     return start_emulator(
         HANDLER,
         task_root=TASK_ROOT,
@@ -37,6 +43,7 @@ def start_django(start_emulator, tmp_path):
             "DJANGO_CSRF_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
             "DJANGO_SECRET_KEY": "e2e-test-secret-key-not-for-production-0123456789",
             "WSGI_MANAGE_COMMANDS": "true",
+            **(env or {}),
         },
     )
 

@@ -46,3 +46,39 @@ def test_invoke_mode_prints_the_response():
     code, stdout, stderr = run_invoke("echo:app", EVENT)
     assert code == 0, stderr
     assert json.loads(stdout)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "AWS_LAMBDA_RUNTIME_API is not set"),
+        ("localhost", "AWS_LAMBDA_RUNTIME_API=localhost is not host:port"),
+    ],
+)
+def test_without_a_runtime_api_address_bootstrap_says_so_and_exits_without_a_panic(value, message):
+    import os
+    import subprocess
+
+    from conftest import APPS, BOOTSTRAP
+
+    env = {"PATH": os.environ["PATH"], "WSGI_APP": "echo:app", "LAMBDA_TASK_ROOT": str(APPS)}
+    if value is not None:
+        env["AWS_LAMBDA_RUNTIME_API"] = value
+    done = subprocess.run([str(BOOTSTRAP)], env=env, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 1, output
+    assert message in output
+    assert "panicked" not in output
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AWS_LAMBDA_MAX_CONCURRENCY", "many"), ("AWS_LAMBDA_INITIALIZATION_TYPE", "frozen"),
+     ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1GB")],
+)
+def test_a_bad_lambda_variable_is_an_init_error_naming_it(name, value):
+    code, stdout, _ = run_invoke("echo:app", EVENT, env={name: value})
+    assert code == 2
+    error = json.loads(stdout)
+    assert error["errorType"] == "Runtime.InvalidConfiguration"
+    assert f"{name}={value}" in error["errorMessage"]

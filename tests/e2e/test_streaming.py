@@ -95,3 +95,35 @@ def test_a_rest_api_streaming_integration_gets_the_same_stream(start_emulator):
     status, headers, body = rest.request("GET", "/sse")
     assert status == 200 and {k.lower(): v for k, v in headers}["content-type"] == "text/event-stream"
     assert body.decode().strip().split("\n\n") == [f"id: {n}\ndata: tick {n}" for n in range(3)]
+
+
+def wait_for_log(emulator, text, limit=30.0):
+    """Bounded wait for a line in the emulator's log (the runtime's output)."""
+    import time
+
+    until = time.monotonic() + limit
+    while text not in emulator.logs():
+        assert time.monotonic() < until, f"{text!r} never logged:\n{emulator.logs()[-3000:]}"
+        time.sleep(0.05)
+
+
+def test_a_client_that_stops_reading_costs_its_stream_not_the_environment(start_emulator):
+    # A 3 s timeout and a 500 ms margin: the stream must be cut before the deadline, the app's
+    # other threads must run while it waits for the client, and the same runtime serves on.
+    slow = start_emulator("streaming:app", event_format="function-url", timeout=3,
+                          env={**STREAM, "WSGI_DEADLINE_MARGIN_MS": "500"})
+    assert slow.request("GET", "/heartbeat?reset=1")[0] == 200
+    connection, response = open_stream(slow, "/big?mb=400")
+    try:
+        assert response.status == 200
+        assert len(response.read(1024)) == 1024  # then it reads no more
+        wait_for_log(slow, "the response stream was cut off")
+        status, _, longest_gap_ms = slow.request("GET", "/heartbeat")
+        assert status == 200
+        # Before the fix the background thread froze for the whole wait (seconds).
+        assert int(longest_gap_ms) < 1000, f"a background thread froze for {longest_gap_ms} ms"
+    finally:
+        connection.close()
+    assert slow.request("GET", "/sse")[0] == 200
+    logs = slow.logs()
+    assert "timed out" not in logs and "restarting" not in logs, logs[-3000:]

@@ -70,14 +70,56 @@ TEMPLATES = [
     },
 ]
 
-# The deployment package is read-only on Lambda; /tmp is the one writable place. A database there
-# lives as long as one execution environment: fine for a demo, not for real data.
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("DJANGO_DB_PATH", "/tmp/db.sqlite3"),
+
+def postgresql_from_url(url):
+    """DATABASES["default"] for a libpq connection URI (postgresql://user:password@host:port/name?
+    sslmode=require), parsed by libpq itself through psycopg. Query parameters become OPTIONS (libpq
+    connection parameters); anything the URI leaves out libpq takes from its own PG* variables
+    (PGPASSWORD, PGSSLMODE, ...), so a password can live in PGPASSWORD instead of the URI."""
+    from django.core.exceptions import ImproperlyConfigured
+    from psycopg import ProgrammingError, conninfo
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ImproperlyConfigured("DATABASE_URL must start with postgresql:// or postgres://")
+    try:
+        params = conninfo.conninfo_to_dict(url)
+    except ProgrammingError as error:  # libpq's own message names the fault
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid connection URI: {error}") from None
+    name = params.pop("dbname", None) or os.environ.get("PGDATABASE", "")
+    if not name:
+        raise ImproperlyConfigured(
+            "DATABASE_URL names no database (postgresql://.../NAME) and PGDATABASE is unset"
+        )
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": params.pop("user", ""),
+        "PASSWORD": params.pop("password", ""),
+        "HOST": params.pop("host", ""),
+        "PORT": params.pop("port", ""),
+        "OPTIONS": params,
+        # Keep the connection across requests (a warm environment serves many), but not forever:
+        # a rotated password or a failed-over Aurora endpoint is picked up within this many seconds.
+        "CONN_MAX_AGE": int(os.environ.get("DJANGO_CONN_MAX_AGE", "600")),
+        # Before reusing a kept connection in a new request, Django checks it (SELECT 1) and opens
+        # a new one if it is dead: the server restarted, RDS Proxy closed it after its idle client
+        # timeout, or it was opened before a SnapStart snapshot.
+        "CONN_HEALTH_CHECKS": env_bool("DJANGO_CONN_HEALTH_CHECKS", True),
     }
-}
+
+
+# PostgreSQL when DATABASE_URL is set (RDS, Aurora, RDS Proxy). Otherwise SQLite: the deployment
+# package is read-only on Lambda and /tmp is the one writable place; a database there lives as
+# long as one execution environment: fine for a demo, not for real data.
+if os.environ.get("DATABASE_URL", "").strip():
+    DATABASES = {"default": postgresql_from_url(os.environ["DATABASE_URL"].strip())}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("DJANGO_DB_PATH", "/tmp/db.sqlite3"),
+        }
+    }
 
 # Sessions in a signed cookie: they survive a request landing on another execution environment
 # (each has its own SQLite file), as long as every environment shares DJANGO_SECRET_KEY.

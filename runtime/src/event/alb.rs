@@ -50,6 +50,9 @@ pub(super) fn to_request(event: AlbEvent) -> Result<Request, String> {
         domain_name: None,
         // Health checks come without X-Forwarded-Proto, straight to the target over HTTP.
         default_scheme: "http",
+        // ALB puts no authenticated identity in the event; its OIDC headers
+        // (x-amzn-oidc-identity) are headers, which a client can send too.
+        remote_user: None,
     })
 }
 

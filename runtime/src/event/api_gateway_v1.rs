@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
-use super::Source;
 use super::de::{Pairs, Values, nullable, prefer_multi};
+use super::{Source, identity};
 use crate::request::{self, EventPath, Request, Stage};
 
 #[derive(Debug, Deserialize)]
@@ -42,14 +42,11 @@ struct Context {
     #[serde(default)]
     protocol: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    identity: Identity,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Identity {
+    identity: identity::RestIdentity,
+    // Read loosely (any shape): its keys are the authorizer's own, and an odd one means
+    // "no REMOTE_USER", not a refused request.
     #[serde(default)]
-    source_ip: Option<String>,
+    authorizer: Option<serde_json::Value>,
 }
 
 pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Request, String> {
@@ -73,10 +70,12 @@ pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Req
         body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
         headers,
         cookies: None,
-        source_ip: context.identity.source_ip,
+        source_ip: context.identity.source_ip.clone(),
         protocol: context.protocol,
         domain_name: context.domain_name,
         default_scheme: "https",
+        remote_user: identity::from_authorizer(context.authorizer.as_ref())
+            .or_else(|| identity::from_rest_identity(&context.identity)),
     };
     request.stage = request::url_stage(context.stage, request.host(), !is_rest);
     Ok(request)

@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 
-use super::Source;
 use super::de::{Pairs, nullable};
+use super::{Source, identity};
 use crate::request::{self, EventPath, Request, Stage};
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +37,12 @@ struct Context {
     stage: Option<String>,
     #[serde(default)]
     domain_name: Option<String>,
+    #[serde(default)]
+    domain_prefix: Option<String>,
+    #[serde(default)]
+    api_id: Option<String>,
+    #[serde(default)]
+    authorizer: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,8 +55,21 @@ struct Http {
     protocol: Option<String>,
 }
 
+/// cargo-lambda's HTTP front door (`cargo lambda watch`, `http://localhost:9000/lambda-url/<fn>/`):
+/// it emulates a Function URL and, as one, passes the path as the client sent it (encoded), but
+/// names no lambda-url domain. Captured from cargo-lambda 1.9.2 (fixture
+/// `function-url/cargo-lambda-watch.json`) and read from its source (trigger_router.rs):
+/// `domainName` is `localhost`, `apiId` is null, `domainPrefix` is the function's name. Every
+/// API Gateway event names its API (so do SAM local's and our emulator's), so an HTTP API event
+/// is never taken for it.
+pub(super) fn is_cargo_lambda(domain_name: Option<&str>, has_api_id: bool) -> bool {
+    domain_name == Some("localhost") && !has_api_id
+}
+
 pub(super) fn to_request(event: HttpV2Event, source: Source) -> Result<Request, String> {
     let context = event.request_context;
+    let is_cargo_lambda =
+        source == Source::FunctionUrl && is_cargo_lambda(context.domain_name.as_deref(), context.api_id.is_some());
     let is_function_url = source == Source::FunctionUrl;
     let path = if is_function_url {
         EventPath::Encoded(event.raw_path)
@@ -70,11 +89,36 @@ pub(super) fn to_request(event: HttpV2Event, source: Source) -> Result<Request, 
         source_ip: context.http.source_ip,
         protocol: context.http.protocol,
         domain_name: context.domain_name,
-        default_scheme: "https",
+        // cargo-lambda serves plain HTTP and sends no X-Forwarded-Proto.
+        default_scheme: if is_cargo_lambda { "http" } else { "https" },
+        remote_user: identity::from_authorizer(context.authorizer.as_ref()),
     };
     // A named stage is part of rawPath on the execute-api host (Function URLs have none).
     if !is_function_url {
         request.stage = request::url_stage(context.stage, request.host(), true);
     }
+    if is_cargo_lambda {
+        request.stage = cargo_lambda_prefix(context.domain_prefix.as_deref());
+    }
     Ok(request)
+}
+
+/// cargo-lambda routes `/lambda-url/<function>/<path>` to `<function>` and strips the prefix
+/// before the event is made; `domainPrefix` is that function's name. Putting the prefix back in
+/// SCRIPT_NAME makes `url_for(..., _external=True)` and redirects point where the browser is.
+/// `_` is cargo-lambda's default function, served from `/` (no prefix) as well, which is the URL
+/// we document, so it gets none.
+fn cargo_lambda_prefix(domain_prefix: Option<&str>) -> Stage {
+    match domain_prefix {
+        Some(name)
+            if !name.is_empty()
+                && name != "_"
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Stage::BeforePath(format!("lambda-url/{name}"))
+        }
+        _ => Stage::Absent,
+    }
 }

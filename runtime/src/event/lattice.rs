@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::alb::rightmost_forwarded_for;
 use super::de::{Pairs, nullable};
+use super::identity;
 use crate::request::{self, EventPath, Request, Stage};
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +41,9 @@ pub(super) struct LatticeV2Event {
     query_string_parameters: Pairs<OneOrMany>,
     #[serde(default)]
     body: Option<String>,
+    // Only `identity.principal` is read (IAM auth policies); read loosely.
+    #[serde(default)]
+    request_context: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "nullable")]
     is_base64_encoded: bool,
 }
@@ -62,6 +66,7 @@ pub(super) fn v1_to_request(event: LatticeV1Event) -> Result<Request, String> {
         event.headers.0,
         event.body.as_deref(),
         event.is_base64_encoded,
+        None,
     )
 }
 
@@ -69,6 +74,12 @@ pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
     let query_string = request::encode_query(&flatten(event.query_string_parameters));
     let (path, query_string) = split_query(event.path, query_string);
     let headers = flatten(event.headers);
+    let remote_user = identity::from_lattice_identity(
+        event
+            .request_context
+            .as_ref()
+            .and_then(|context| context.get("identity")),
+    );
     build(
         event.method,
         path,
@@ -76,6 +87,7 @@ pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
         headers,
         event.body.as_deref(),
         event.is_base64_encoded,
+        remote_user,
     )
 }
 
@@ -108,6 +120,7 @@ fn build(
     headers: Vec<(String, String)>,
     body: Option<&str>,
     is_base64: bool,
+    remote_user: Option<String>,
 ) -> Result<Request, String> {
     let source_ip = rightmost_forwarded_for(&headers);
     Ok(Request {
@@ -122,5 +135,6 @@ fn build(
         protocol: None,
         domain_name: None,
         default_scheme: "https",
+        remote_user,
     })
 }

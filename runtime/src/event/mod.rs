@@ -9,6 +9,7 @@ mod api_gateway_v1;
 mod de;
 pub mod direct;
 mod http_v2;
+mod identity;
 mod lattice;
 
 use std::borrow::Cow;
@@ -108,7 +109,8 @@ pub fn detect(event: &str) -> Result<Source, EventError> {
         let is_function_url = context
             .domain_name
             .as_deref()
-            .is_some_and(|d| d.contains(".lambda-url."));
+            .is_some_and(|d| d.contains(".lambda-url."))
+            || http_v2::is_cargo_lambda(context.domain_name.as_deref(), context.api_id);
         return Ok(if is_function_url {
             Source::FunctionUrl
         } else {
@@ -158,6 +160,7 @@ struct ContextProbe {
     http: bool,
     service_network_arn: bool,
     domain_name: Option<String>,
+    api_id: bool,
 }
 
 /// How many top-level keys an "unsupported event" message lists.
@@ -219,6 +222,7 @@ impl<'de> serde::Deserialize<'de> for ContextProbe {
                         "http" => context.http = map.next_value::<Present>()?.0,
                         "serviceNetworkArn" => context.service_network_arn = map.next_value::<Present>()?.0,
                         "domainName" => context.domain_name = map.next_value::<Scalar>()?.0,
+                        "apiId" => context.api_id = map.next_value::<Present>()?.0,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -322,6 +326,16 @@ mod tests {
             (
                 r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{},"domainName":"abc.lambda-url.us-east-1.on.aws"}}"#,
                 Source::FunctionUrl,
+            ),
+            (
+                // cargo-lambda's HTTP front (captured from 1.9.2): a Function URL on localhost.
+                r#"{"version":"2.0","rawPath":"/a%20b","httpMethod":"GET","requestContext":{"http":{"method":"GET"},"apiId":null,"domainName":"localhost","domainPrefix":"bootstrap"}}"#,
+                Source::FunctionUrl,
+            ),
+            (
+                // Our emulator's and SAM local's HTTP API events name an API: still HTTP API.
+                r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"},"apiId":"local","domainName":"localhost"}}"#,
+                Source::HttpV2,
             ),
             (
                 r#"{"httpMethod":"GET","requestContext":{"stage":"prod"}}"#,

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 
-use crate::invoke::InvocationContext;
+use crate::context::InvocationContext;
 
 /// `environ["lambda.context"]`, shaped like the managed Python runtime's context object.
 #[pyclass(module = "lambda_wsgi", frozen, get_all)]
@@ -23,12 +23,12 @@ impl From<&InvocationContext> for LambdaContext {
     fn from(c: &InvocationContext) -> Self {
         LambdaContext {
             aws_request_id: c.request_id.clone(),
-            function_name: c.function_name.clone(),
-            function_version: c.function_version.clone(),
+            function_name: c.function.name.clone(),
+            function_version: c.function.version.clone(),
             invoked_function_arn: c.invoked_function_arn.clone(),
-            memory_limit_in_mb: c.memory_limit_in_mb,
-            log_group_name: c.log_group_name.clone(),
-            log_stream_name: c.log_stream_name.clone(),
+            memory_limit_in_mb: c.function.memory_mb,
+            log_group_name: c.function.log_group.clone(),
+            log_stream_name: c.function.log_stream.clone(),
             deadline_ms: c.deadline_ms,
         }
     }

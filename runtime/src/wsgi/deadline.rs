@@ -1,17 +1,26 @@
 //! The deadline guard: interrupt the app shortly before Lambda's deadline, so the client gets a
 //! 504 and the environment stays warm instead of being killed (a cold start for the next user).
 //!
-//! A watchdog thread, armed per invocation, takes the GIL when the deadline minus the margin
-//! arrives and, if that invocation is still running, sends the app's thread a signal whose
-//! Python handler raises `DeadlineExceeded` (support.py). Python code and blocking calls that
-//! release the GIL are interrupted; a C extension that holds the GIL past the deadline cannot
-//! be, and Lambda's own timeout applies.
+//! A watchdog thread, armed per invocation, sends the app's thread a signal when the deadline
+//! minus the margin arrives, if that invocation is still running. It never takes the GIL: an
+//! app that holds it (a C extension, a busy loop in a thread) cannot delay the signal. The
+//! Python-level handler raises `DeadlineExceeded` only if the invocation that was signalled is
+//! the one still armed (a generation number), so a signal that lands late is ignored instead of
+//! failing the next request. Python code and blocking calls that release the GIL are
+//! interrupted; a C extension that holds the GIL past the deadline cannot be, and Lambda's own
+//! timeout applies.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nix::sys::pthread::{Pthread, pthread_kill, pthread_self};
+use nix::sys::signal::Signal;
 use pyo3::prelude::*;
+use pyo3::types::PyCFunction;
+
+/// The signal sent to the app's thread (rarely used by apps; SIGALRM and SIGUSR1 are).
+const DEADLINE_SIGNAL: Signal = Signal::SIGUSR2;
 
 pub(super) struct DeadlineGuard {
     margin: Duration,
@@ -19,7 +28,7 @@ pub(super) struct DeadlineGuard {
     generations: AtomicU64,
 }
 
-/// What the app's thread and the watchdog share.
+/// What the app's thread, the signal handler and the watchdog share.
 struct Shared {
     /// The generation of the invocation being guarded; 0 when none is.
     armed: AtomicU64,
@@ -39,29 +48,55 @@ struct Watch {
 }
 
 impl Shared {
-    fn watch(&self) -> MutexGuard<'_, Watch> {
-        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl DeadlineGuard {
-    /// Installs the signal handler and starts the watchdog; `None` when the margin is zero.
-    pub(super) fn start(support: &Bound<'_, PyModule>, margin: Duration) -> PyResult<Option<Self>> {
-        if margin.is_zero() {
-            return Ok(None);
-        }
-        let thread_id: u64 = support.call_method0("install_deadline_handler")?.extract()?;
-        let interrupt = support.getattr("interrupt")?.unbind();
-        let shared = Arc::new(Shared {
+    fn new() -> Self {
+        Shared {
             armed: AtomicU64::new(0),
             fired: AtomicU64::new(0),
             watch: Mutex::new(Watch::default()),
             wake: Condvar::new(),
-        });
+        }
+    }
+
+    fn watch(&self) -> MutexGuard<'_, Watch> {
+        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// True in the signal handler when the invocation that was signalled is still running.
+    fn interrupts_current(&self) -> bool {
+        let armed = self.armed.load(Ordering::SeqCst);
+        armed != 0 && self.fired.load(Ordering::SeqCst) == armed
+    }
+}
+
+impl DeadlineGuard {
+    /// Installs the signal handler and starts the watchdog on the calling thread's behalf (the
+    /// thread that runs the app: the main thread, in every worker); `None` when the margin is
+    /// zero.
+    pub(super) fn start(support: &Bound<'_, PyModule>, margin: Duration) -> PyResult<Option<Self>> {
+        if margin.is_zero() {
+            return Ok(None);
+        }
+        let py = support.py();
+        let shared = Arc::new(Shared::new());
+        let exception = support.getattr("DeadlineExceeded")?.unbind();
+        let handler = PyCFunction::new_closure(py, Some(c"on_deadline"), None, {
+            let shared = shared.clone();
+            move |args, _kwargs| -> PyResult<()> {
+                if shared.interrupts_current() {
+                    let error = exception
+                        .bind(args.py())
+                        .call1(("the Lambda invocation deadline is near",))?;
+                    return Err(PyErr::from_value(error));
+                }
+                Ok(())
+            }
+        })?;
+        support.call_method1("install_deadline_handler", (handler, DEADLINE_SIGNAL as i32))?;
+        let app_thread = pthread_self();
         let watchdog = shared.clone();
         std::thread::Builder::new()
             .name("deadline-guard".to_owned())
-            .spawn(move || watchdog.run(|generation| fire(&watchdog, &interrupt, thread_id, generation)))
+            .spawn(move || watchdog.run(|| signal(app_thread)))
             .map_err(|err| {
                 pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the deadline guard: {err}"))
             })?;
@@ -85,19 +120,9 @@ impl DeadlineGuard {
         else {
             return 0;
         };
-        let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
-        self.shared.armed.store(generation, Ordering::SeqCst);
         let fire_at = Instant::now() + Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
-        let mut watch = self.shared.watch();
-        watch.fire_at = Some((generation, fire_at));
-        // Waking a thread costs a context switch per invocation. A watchdog already due to look
-        // before this deadline (the previous invocation's, as deadlines only move later) will see
-        // the new one then, so it is woken only when idle or due too late.
-        let must_wake = watch.sleeping_until.is_none_or(|wakes| wakes > fire_at);
-        drop(watch);
-        if must_wake {
-            self.shared.wake.notify_one();
-        }
+        let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
+        self.shared.arm(generation, fire_at);
         generation
     }
 
@@ -114,20 +139,44 @@ impl DeadlineGuard {
     }
 }
 
+/// Sends the deadline signal to the app's thread; needs no GIL.
+fn signal(thread: Pthread) {
+    if let Err(err) = pthread_kill(thread, DEADLINE_SIGNAL) {
+        tracing::error!("the deadline guard could not interrupt the app: {err}");
+    }
+}
+
 impl Shared {
-    /// The watchdog: sleeps until the armed deadline, or until told of one when none is armed.
-    fn run(&self, fire: impl Fn(u64)) {
+    /// Schedules `generation` to be interrupted at `fire_at`.
+    fn arm(&self, generation: u64, fire_at: Instant) {
+        self.armed.store(generation, Ordering::SeqCst);
+        let mut watch = self.watch();
+        watch.fire_at = Some((generation, fire_at));
+        // Waking a thread costs a context switch per invocation. A watchdog already due to look
+        // before this deadline (the previous invocation's, as deadlines only move later) will see
+        // the new one then, so it is woken only when idle or due too late.
+        let must_wake = watch.sleeping_until.is_none_or(|wakes| wakes > fire_at);
+        drop(watch);
+        if must_wake {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The watchdog: sleeps until the armed deadline, or until told of one when none is armed;
+    /// then, if that generation is still armed, records it as fired and calls `signal`.
+    fn run(&self, signal: impl Fn()) {
         let mut watch = self.watch();
         loop {
             let now = Instant::now();
             match watch.fire_at {
                 Some((generation, at)) if at <= now => {
                     watch.fire_at = None;
-                    drop(watch);
-                    // Never hold the schedule while waiting for the GIL: the app's thread
-                    // arms (taking the schedule) while holding the GIL.
-                    fire(generation);
-                    watch = self.watch();
+                    if self.armed.load(Ordering::SeqCst) == generation {
+                        // Recorded before the signal, so the handler sees it; a disarm in between
+                        // leaves `armed` at 0 and the handler raises nothing.
+                        self.fired.store(generation, Ordering::SeqCst);
+                        signal();
+                    }
                 }
                 Some((_, at)) => {
                     watch.sleeping_until = Some(at);
@@ -146,18 +195,61 @@ impl Shared {
     }
 }
 
-/// Interrupts the app if `generation` is still the invocation running.
-fn fire(shared: &Shared, interrupt: &Py<PyAny>, thread_id: u64, generation: u64) {
-    if shared.armed.load(Ordering::SeqCst) != generation {
-        return;
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A watchdog whose signal reports which generation was armed when it fired.
+    fn watchdog() -> (Arc<Shared>, mpsc::Receiver<u64>) {
+        let shared = Arc::new(Shared::new());
+        let (sender, signals) = mpsc::channel();
+        let watched = shared.clone();
+        std::thread::spawn(move || {
+            let fired = watched.clone();
+            watched.run(move || {
+                sender.send(fired.fired.load(Ordering::SeqCst)).ok();
+            });
+        });
+        (shared, signals)
     }
-    Python::attach(|py| {
-        // Checked again under the GIL: the app's thread disarms while holding it.
-        if shared.armed.load(Ordering::SeqCst) == generation {
-            shared.fired.store(generation, Ordering::SeqCst);
-            if let Err(err) = interrupt.call1(py, (thread_id,)) {
-                tracing::error!("the deadline guard could not interrupt the app: {err}");
-            }
-        }
-    });
+
+    const LONG: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn an_armed_invocation_past_its_time_is_signalled_once_with_its_generation() {
+        let (shared, signals) = watchdog();
+        shared.arm(1, Instant::now());
+        assert_eq!(signals.recv_timeout(LONG), Ok(1));
+        assert!(shared.interrupts_current(), "the handler must raise for generation 1");
+        assert!(
+            signals.recv_timeout(Duration::from_millis(100)).is_err(),
+            "signalled twice"
+        );
+    }
+
+    #[test]
+    fn a_disarmed_invocation_is_never_signalled_and_a_late_signal_raises_nothing() {
+        let (shared, signals) = watchdog();
+        shared.arm(1, Instant::now() + LONG);
+        shared.armed.store(0, Ordering::SeqCst);
+        // The next invocation: due at once. Only it may be signalled.
+        shared.arm(2, Instant::now());
+        assert_eq!(signals.recv_timeout(LONG), Ok(2));
+        // Its signal arrives after it was disarmed and the next one armed: ignored.
+        shared.armed.store(3, Ordering::SeqCst);
+        assert!(!shared.interrupts_current());
+        shared.armed.store(0, Ordering::SeqCst);
+        assert!(!shared.interrupts_current());
+    }
+
+    #[test]
+    fn an_invocation_disarmed_before_its_time_costs_no_signal() {
+        let (shared, signals) = watchdog();
+        shared.arm(7, Instant::now() + Duration::from_secs(1));
+        shared.armed.store(0, Ordering::SeqCst);
+        assert!(signals.recv_timeout(Duration::from_millis(1500)).is_err());
+        assert_eq!(shared.fired.load(Ordering::SeqCst), 0);
+    }
 }

@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::{WsgiApp, context::LambdaContext, raised};
+use crate::context::InvocationContext;
 use crate::error::AppError;
-use crate::invoke::InvocationContext;
 
 impl WsgiApp {
     /// Whether WSGI_EVENT_HANDLER was set.

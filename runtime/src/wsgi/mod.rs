@@ -8,20 +8,22 @@ mod context;
 mod deadline;
 mod direct;
 mod file_wrapper;
+mod lifecycle;
 mod start_response;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use crate::context::InvocationContext;
 use crate::environ::Environ;
 use crate::error::AppError;
 use crate::interpreter;
-use crate::invoke::InvocationContext;
 use crate::response::AppResponse;
 
 use self::context::LambdaContext;
 use self::deadline::DeadlineGuard;
 use self::file_wrapper::FileWrapper;
+pub use self::lifecycle::Forked;
 use self::start_response::StartResponse;
 
 /// The imported application plus what every request needs, built once at init.
@@ -36,6 +38,8 @@ pub struct WsgiApp {
     /// WSGI_EVENT_HANDLER, imported.
     event_handler: Option<Py<PyAny>>,
     support: Py<PyModule>,
+    /// WSGI_DEADLINE_MARGIN_MS; the guard itself starts with serving ([`WsgiApp::start_serving`]).
+    deadline_margin: std::time::Duration,
     deadline: Option<DeadlineGuard>,
 }
 
@@ -66,8 +70,21 @@ impl WsgiApp {
             begin_invocation: support.getattr("begin_invocation")?.unbind(),
             event_handler: event_handler.map(Bound::unbind),
             support: support.clone().unbind(),
-            deadline: DeadlineGuard::start(support, deadline_margin)?,
+            deadline_margin,
+            deadline: None,
         })
+    }
+
+    /// Starts what serving needs beyond the imported app: the deadline guard's thread and
+    /// signal handler. Called in the process that serves, after any snapshot or fork (neither
+    /// keeps threads), on the thread that will run the app.
+    pub fn start_serving(&mut self) -> Result<(), AppError> {
+        let margin = self.deadline_margin;
+        self.deadline = Python::attach(|py| {
+            let support = self.support.bind(py);
+            DeadlineGuard::start(support, margin).map_err(|err| raised(py, support, &err))
+        })?;
+        Ok(())
     }
 
     /// Calls the application once and buffers its response. `event` is the raw event JSON,
@@ -213,8 +230,31 @@ impl From<PyErr> for BodyError {
 pub trait BodySink {
     /// The status line and headers, once, before any body byte.
     fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]);
-    /// A body chunk; false when nobody is reading any more (the app is then closed early).
-    fn data(&mut self, chunk: &[u8]) -> bool;
+    /// A body chunk: taken, refused (nobody reads any more: the app is then closed early), or
+    /// to be waited for.
+    fn data(&mut self, chunk: &[u8]) -> Offer;
+}
+
+/// What a sink did with a chunk.
+pub enum Offer {
+    /// Taken.
+    Taken,
+    /// Refused: nobody is reading any more.
+    Closed,
+    /// No room yet: the wait, run with the GIL released so the app's other threads and the
+    /// deadline guard carry on meanwhile; true once the chunk is taken.
+    Wait(Box<dyn FnOnce() -> bool + Send>),
+}
+
+impl Offer {
+    /// Waits if need be (call it without the GIL); true once the chunk is taken.
+    pub fn settle(self) -> bool {
+        match self {
+            Offer::Taken => true,
+            Offer::Closed => false,
+            Offer::Wait(wait) => wait(),
+        }
+    }
 }
 
 /// The sink behind [`WsgiApp::call`].
@@ -231,9 +271,9 @@ impl BodySink for Buffered {
     fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
         self.head = Some((status, reason.to_owned(), headers.to_vec()));
     }
-    fn data(&mut self, chunk: &[u8]) -> bool {
+    fn data(&mut self, chunk: &[u8]) -> Offer {
         self.body.extend_from_slice(chunk);
-        true
+        Offer::Taken
     }
 }
 
@@ -312,7 +352,12 @@ impl Body<'_, '_> {
         }
         self.start_response.borrow_mut().body_started = true;
         self.send_head()?;
-        Ok(self.sink.data(bytes))
+        Ok(match self.sink.data(bytes) {
+            Offer::Taken => true,
+            Offer::Closed => false,
+            // A slow reader: wait without the GIL, so that the app's other threads run on.
+            Offer::Wait(wait) => chunk.py().detach(wait),
+        })
     }
 
     /// Sends the status and headers unless they went already, then any write() output waiting.
@@ -330,7 +375,7 @@ impl Body<'_, '_> {
         let written = std::mem::take(&mut state.written);
         drop(state);
         if !written.is_empty() {
-            self.sink.data(&written);
+            self.sink.data(&written).settle();
         }
         Ok(())
     }

@@ -1,9 +1,9 @@
 # lambda-wsgi. `make help` lists the targets.
 #
 # Everything a fresh machine needs is installed here: a local virtualenv (.venv) for the test
-# tools and the example's dependencies, and the Rust build through cargo. Each Python gets its
-# own bootstrap build under target/py<version> (the binary links that Python's libpython), so
-# switching versions never rebuilds the others.
+# tools, one virtualenv per Python (.venv-3.X) with the examples' dependencies, and the Rust build
+# through cargo. Each Python gets its own bootstrap build under target/py<version> (the binary
+# links that Python's libpython), so switching versions never rebuilds the others.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -21,23 +21,35 @@ PYTHON := $(call python_for,$(PYTHON_VERSION))
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 MOTO_VENV := .venv-moto
+# The examples' dependencies (requirements-apps.txt) for one Python: a bootstrap imports only
+# packages installed for its own Python, so each has its own, made with that Python.
+app_venv_for = .venv-$(1)
+APP_VENV := $(call app_venv_for,$(PYTHON_VERSION))
+APP_REQUIREMENTS := requirements-apps.txt examples/flask/requirements.txt examples/django/requirements.txt
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: install-postgresql help run invoke test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run invoke invoke-event test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-run: $(VENV)/.installed build ## Serve examples/flask through bootstrap + the local emulator, reloading on .py changes (PORT=8000, EVENT_FORMAT=http-v2)
-	@VIRTUAL_ENV=$(abspath $(VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
-		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT) --reload
+run: $(APP_VENV)/.installed build ## Serve examples/flask through bootstrap + the local emulator, reloading on .py changes (PORT=8000, EVENT_FORMAT=http-v2, PYTHON_VERSION=3.11, EMULATOR_ARGS="--snap-start --max-concurrency 4")
+	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
+		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT) --reload $(EMULATOR_ARGS)
 
-invoke: $(VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
-	@VIRTUAL_ENV=$(abspath $(VENV)) $(EMULATOR) invoke --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
+invoke: invoke-event $(APP_VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
+	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) invoke --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
 		--handler app:app --task-root examples/flask $(EVENT)
+
+# Before anything is built: EVENT names an event file (or - for standard input).
+invoke-event:
+	@[ "$(EVENT)" = - ] || [ -f "$(EVENT)" ] || { \
+		if [ -n "$(EVENT)" ]; then echo "make invoke: no such event file: $(EVENT)"; else echo "make invoke: EVENT is not set."; fi; \
+		echo "Pass an event file (EVENT=- reads standard input); the Flask example's:"; \
+		for f in examples/flask/events/*.json; do echo "  make invoke EVENT=$$f"; done; exit 2; }
 
 build: ## Build the emulator and bootstrap for PYTHON_VERSION
 	$(CARGO) build -p lambda-wsgi-emulator
@@ -64,7 +76,9 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 		PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/py$$v $(CARGO) test -p lambda-wsgi; \
 	done
 
-test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## End-to-end tests: real bootstrap via the emulator, once per Python version
+# Each Python's run gets its own app venv (LAMBDA_WSGI_APP_VENV); the test tools stay in .venv.
+# Nothing may skip (LAMBDA_WSGI_NO_SKIP); test_layer.py is make test-layer's.
+test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## End-to-end tests: real bootstrap via the emulator, once per Python version
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== end to end, Python $$v"; \
@@ -73,7 +87,8 @@ test-python: $(VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(
 		LAMBDA_WSGI_PYTHON=$$($(MAKE) -s python-path V=$$v) \
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
-			$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e; \
+		LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(call app_venv_for,$$v) LAMBDA_WSGI_NO_SKIP=1 \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py tests/e2e; \
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
@@ -94,9 +109,9 @@ test-layer: layer build ## The layer played as on a managed python3.x runtime (o
 	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
 		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py
 
-check-cargo-lambda: $(VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
+check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
-	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) tests/cargo-lambda-check.sh
+	LAMBDA_WSGI_APP_VENV=$(abspath $(APP_VENV)) PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) tests/cargo-lambda-check.sh
 
 fuzz: ## Property tests at length from a fresh seed (FUZZ_CASES=200000); prints how many events parsed per source; a failure prints the seed to rerun
 	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_CASES:-200000} cases per property"; \
@@ -209,6 +224,13 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+# .venv-3.12/.installed: the examples' dependencies, installed with Python 3.12 (app_venv_for).
+.venv-3.%/.installed: $(APP_REQUIREMENTS)
+	@test -n "$(call python_for,3.$*)" || { echo "Python 3.$* not found (pyenv install 3.$* or put python3.$* on PATH)"; exit 1; }
+	$(call python_for,3.$*) -m venv .venv-3.$*
+	.venv-3.$*/bin/python -m pip install -q --disable-pip-version-check -r requirements-apps.txt
+	@touch $@
+
 # moto (a local SSM / Secrets Manager / IAM for the remote-configuration tests) in a venv of its
 # own (MOTO_VENV): it pins cfn-lint and the SAM translator older than the template tests use.
 $(MOTO_VENV)/.installed:
@@ -216,5 +238,5 @@ $(MOTO_VENV)/.installed:
 	$(MOTO_VENV)/bin/python -m pip install -q --disable-pip-version-check "moto[server]==5.1.22"
 	@touch $@
 
-clean-venv: ## Remove the virtualenv
-	rm -rf $(VENV)
+clean-venv: ## Remove the virtualenvs
+	rm -rf $(VENV) .venv-3.* $(MOTO_VENV)

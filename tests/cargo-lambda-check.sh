@@ -11,6 +11,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$root/.venv
+# Flask for the bootstrap's Python (make passes .venv-3.X; see the Makefile's app_venv_for).
+app_venv=${LAMBDA_WSGI_APP_VENV:-$venv}
 port=${CARGO_LAMBDA_PORT:-9123}
 log=$(mktemp)
 # Inside the repository, so cargo-lambda's watcher (the workspace, minus .gitignore) sees it change.
@@ -22,7 +24,7 @@ cd "$root"
 cargo build --quiet --bin bootstrap
 cargo-lambda lambda watch --invoke-port "$port" --bin bootstrap \
     --env-var WSGI_APP=app:app --env-var LAMBDA_TASK_ROOT="$app" \
-    --env-var VIRTUAL_ENV="$venv" >"$log" 2>&1 &
+    --env-var VIRTUAL_ENV="$app_venv" >"$log" 2>&1 &
 watcher=$!
 trap 'kill $watcher 2>/dev/null; pkill -P $watcher 2>/dev/null || true; rm -rf "$log" "$app"' EXIT
 

@@ -1,13 +1,16 @@
 """End-to-end harness: the real `bootstrap`, started by the real emulator, as Lambda would.
 
 Binaries come from LAMBDA_WSGI_BOOTSTRAP / LAMBDA_WSGI_EMULATOR (the Makefile sets them per
-Python version); the Python that built bootstrap is LAMBDA_WSGI_PYTHON. No sleeps: every wait
-is for a line the emulator prints, bounded by a timeout.
+Python version); the Python that built bootstrap is LAMBDA_WSGI_PYTHON, and the virtualenv with
+the examples' dependencies for that Python is LAMBDA_WSGI_APP_VENV (see app_venv). No sleeps:
+every wait is for a line the emulator prints, bounded by a timeout.
 """
 
+import functools
 import json
 import os
 import queue
+import re
 import subprocess
 import threading
 import urllib.error
@@ -22,6 +25,49 @@ FIXTURES = ROOT / "runtime" / "tests" / "fixtures"
 BOOTSTRAP = Path(os.environ.get("LAMBDA_WSGI_BOOTSTRAP", ROOT / "target" / "debug" / "bootstrap"))
 EMULATOR = Path(os.environ.get("LAMBDA_WSGI_EMULATOR", ROOT / "target" / "debug" / "lambda-wsgi-emulator"))
 READY_TIMEOUT = 30
+
+
+@functools.cache
+def build_python():
+    """[version, LIBDIR] of the Python that built bootstrap (LAMBDA_WSGI_PYTHON)."""
+    python = os.environ.get("LAMBDA_WSGI_PYTHON", "python3")
+    script = "import json, sys, sysconfig; print(json.dumps([list(sys.version_info[:3]), sysconfig.get_config_var('LIBDIR')]))"
+    version, libdir = json.loads(subprocess.check_output([python, "-c", script]))
+    return version, libdir
+
+
+def venv_python_version(venv):
+    """(major, minor) from pyvenv.cfg, or None when it is not a virtualenv."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", text, re.MULTILINE)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def app_venv(*packages):
+    """The virtualenv holding the examples' dependencies (requirements-apps.txt) for the
+    bootstrap's Python, passed to the runtime as VIRTUAL_ENV.
+
+    A bootstrap can import only packages installed for its own Python, so each Python has its own
+    (`make test-python` and `make run` create .venv-3.X with that Python): LAMBDA_WSGI_APP_VENV,
+    else .venv-<the bootstrap's Python>. A missing or mismatched one fails the test with what to
+    run; it never skips (a skip here once hid 70 tests on three Pythons)."""
+    built = tuple(build_python()[0][:2])
+    name = f".venv-{built[0]}.{built[1]}"
+    venv = Path(os.environ.get("LAMBDA_WSGI_APP_VENV") or ROOT / name).absolute()
+    version = venv_python_version(venv)
+    if version is None:
+        pytest.fail(f"{venv} is not a virtualenv: run `make {name}/.installed` (or set LAMBDA_WSGI_APP_VENV)")
+    if version != built:
+        pytest.fail(f"{venv} is Python {version[0]}.{version[1]} but this bootstrap is Python {built[0]}.{built[1]}: "
+                    f"its packages cannot be imported; point LAMBDA_WSGI_APP_VENV at {name}")
+    missing = [p for p in packages if not list(venv.glob(f"lib/python*/site-packages/{p}/__init__.py"))]
+    if missing:
+        pytest.fail(f"{venv} lacks {', '.join(missing)}: run `make {name}/.installed` "
+                    "(requirements-apps.txt)")
+    return venv
 
 
 class Emulator:
@@ -116,6 +162,20 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under `make test` (LAMBDA_WSGI_NO_SKIP=1) a skip is a failure: the Makefile installs
+    everything these tests need, so a skip there can only hide a test that did not run. A test
+    that must not run somewhere is deselected by the Makefile (as test_layer.py is from
+    test-python, which `make test-layer` runs), where it is visible."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("LAMBDA_WSGI_NO_SKIP") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under make test (LAMBDA_WSGI_NO_SKIP=1), where nothing may skip: {reason}"
+
+
 @pytest.fixture(scope="session")
 def start_emulator(tmp_path_factory):
     started = []
@@ -138,7 +198,7 @@ def postgres():
 
     bindir = find_bindir()
     if bindir is None:
-        pytest.skip("no /usr/lib/postgresql/*/bin/initdb: apt-get install -y postgresql")
+        pytest.fail("no /usr/lib/postgresql/*/bin/initdb: `make install-postgresql` (apt-get install postgresql)")
     server = PostgresServer(bindir)
     yield server
     server.stop()

@@ -5,16 +5,14 @@ import json
 
 import pytest
 
-from conftest import FIXTURES
-from test_flask_example import VENV, skip_unless_venv_matches_bootstrap
+from conftest import FIXTURES, app_venv
 
 HANDLER = {"WSGI_EVENT_HANDLER": "jobs:on_event"}
 
 
 def flask_env(**settings):
-    """The jobs app is a Flask app: it runs where .venv's Flask can be imported."""
-    skip_unless_venv_matches_bootstrap()
-    return {"VIRTUAL_ENV": str(VENV), **settings}
+    """The jobs app is a Flask app: it imports Flask from the bootstrap's Python's app venv."""
+    return {"VIRTUAL_ENV": str(app_venv("flask")), **settings}
 
 
 def fixture(name):

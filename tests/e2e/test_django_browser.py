@@ -14,7 +14,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 30
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
+# Selenium is in requirements-dev.txt (.venv) and Chromium is installed by `make test-python`:
+# a missing one is an error, never a skip.
+from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -31,7 +33,7 @@ def django_app(start_emulator, tmp_path_factory):
 def browser(tmp_path_factory):
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
     if missing:
-        pytest.skip(f"{' and '.join(missing)} missing: apt-get install -y chromium chromium-driver")
+        pytest.fail(f"{' and '.join(missing)} missing: `make /usr/bin/chromedriver` (apt-get install chromium chromium-driver)")
     profile = tmp_path_factory.mktemp("chromium-profile")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)

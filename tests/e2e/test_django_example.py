@@ -1,20 +1,17 @@
 """examples/django through the emulator's front door, as `make run APP=django` serves it.
 
-The runtime imports Django and WhiteNoise from the virtualenv named by LAMBDA_WSGI_DJANGO_VENV
-(default: the repository's .venv), passed to it as VIRTUAL_ENV; the interpreter running pytest
+The runtime imports Django, WhiteNoise and psycopg from the bootstrap's Python's app venv
+(conftest's app_venv: .venv-3.X), passed to it as VIRTUAL_ENV; the interpreter running pytest
 does not need Django.
 """
 
-import os
 import re
 import urllib.parse
 from http.cookies import SimpleCookie
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from test_interpreter import build_python
+from conftest import ROOT, app_venv
 
 TASK_ROOT = ROOT / "examples" / "django"
 HANDLER = "mysite.wsgi:application"
@@ -26,34 +23,14 @@ TRUSTED_ORIGIN = "https://notes.example"
 
 
 def django_venv():
-    return Path(os.environ.get("LAMBDA_WSGI_DJANGO_VENV", ROOT / ".venv")).absolute()
-
-
-def venv_python_version(venv):
-    """(major, minor) from pyvenv.cfg, or None when it is not a virtualenv."""
-    try:
-        text = (venv / "pyvenv.cfg").read_text()
-    except OSError:
-        return None
-    match = re.search(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", text, re.MULTILINE)
-    return (int(match[1]), int(match[2])) if match else None
+    """The bootstrap's Python's app venv, with examples/django/requirements.txt installed."""
+    return app_venv("django", "whitenoise", "psycopg")
 
 
 def start_django(start_emulator, tmp_path, env=None):
     """The example as `make run APP=django` serves it, on a fresh SQLite file (`env` adds or
     overrides variables: DATABASE_URL for PostgreSQL)."""
     venv = django_venv()
-    version = venv_python_version(venv)
-    if version is None:
-        pytest.fail(f"{venv} is not a virtualenv (set LAMBDA_WSGI_DJANGO_VENV)")
-    built = tuple(build_python()[0][:2])
-    if version != built:
-        # Packages built for one Python cannot be imported by another Python's bootstrap.
-        pytest.skip(f"{venv} is Python {version[0]}.{version[1]}; this bootstrap is Python {built[0]}.{built[1]}")
-    if not list(venv.glob("lib/python*/site-packages/django/__init__.py")) or not list(
-        venv.glob("lib/python*/site-packages/whitenoise/__init__.py")
-    ):
-        pytest.fail(f"{venv} lacks Django or WhiteNoise: pip install -r {TASK_ROOT / 'requirements.txt'}")
     return start_emulator(
         HANDLER,
         task_root=TASK_ROOT,

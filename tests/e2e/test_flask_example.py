@@ -4,43 +4,32 @@ import hashlib
 import importlib.util
 import json
 import struct
-import sys
 import zlib
 
 import pytest
 
-from conftest import ROOT
-from test_interpreter import build_python
+from conftest import ROOT, app_venv
 
-VENV = ROOT / ".venv"
 EXAMPLE = ROOT / "examples" / "flask"
 EXECUTE_API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 REST_SECRET = "rest-emulator-secret"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def skip_unless_venv_matches_bootstrap():
-    # The example's dependencies live in .venv, built for one Python; another Python's
-    # bootstrap cannot import them.
-    if build_python()[0][:2] != list(sys.version_info[:2]):
-        pytest.skip(f".venv is Python {sys.version_info[0]}.{sys.version_info[1]}; this bootstrap is another Python")
-
-
 @pytest.fixture(scope="module", params=["app:app", "validated_flask:app"], ids=["as-deployed", "under-wsgiref-validate"])
 def flask_app(request, start_emulator):
-    skip_unless_venv_matches_bootstrap()
+    env = {"VIRTUAL_ENV": str(app_venv("flask"))}
     if request.param == "app:app":
-        return start_emulator("app:app", task_root=EXAMPLE, env={"VIRTUAL_ENV": str(VENV)})
-    return start_emulator("validated_flask:app", env={"VIRTUAL_ENV": str(VENV)})
+        return start_emulator("app:app", task_root=EXAMPLE, env=env)
+    return start_emulator("validated_flask:app", env=env)
 
 
 @pytest.fixture(scope="module")
 def rest_app(start_emulator):
     """The example behind a REST API event (stage "local") with its own FLASK_SECRET_KEY."""
-    skip_unless_venv_matches_bootstrap()
     return start_emulator(
         "app:app", task_root=EXAMPLE, event_format="rest",
-        env={"VIRTUAL_ENV": str(VENV), "FLASK_SECRET_KEY": REST_SECRET},
+        env={"VIRTUAL_ENV": str(app_venv("flask")), "FLASK_SECRET_KEY": REST_SECRET},
     )
 
 

@@ -1,23 +1,14 @@
 """The binary runs the Python it was built against (rpath), with the managed runtime's sys.path."""
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-from conftest import APPS, run_invoke
+from conftest import APPS, build_python, run_invoke
 
 EVENT = {
     "version": "2.0", "rawPath": "/", "rawQueryString": "", "headers": {},
     "requestContext": {"http": {"method": "GET", "path": "/", "sourceIp": "1.2.3.4"}, "stage": "$default"},
 }
-
-
-def build_python():
-    python = os.environ.get("LAMBDA_WSGI_PYTHON", "python3")
-    script = "import json, sys, sysconfig; print(json.dumps([list(sys.version_info[:3]), sysconfig.get_config_var('LIBDIR')]))"
-    version, libdir = json.loads(subprocess.check_output([python, "-c", script]))
-    return version, libdir
 
 
 def test_runs_the_build_python_and_its_libpython():

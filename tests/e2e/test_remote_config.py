@@ -16,7 +16,7 @@ HELPER = os.environ.get("LAMBDA_WSGI_REMOTE_CONFIG")
 MOTO_SERVER = os.environ.get("LAMBDA_WSGI_MOTO_SERVER")
 pytestmark = pytest.mark.skipif(not (HELPER and MOTO_SERVER),
                                 reason="LAMBDA_WSGI_REMOTE_CONFIG and LAMBDA_WSGI_MOTO_SERVER are set by make test-python")
-boto3 = pytest.importorskip("boto3", reason="boto3 comes with aws-sam-translator (requirements-dev.txt)")
+import boto3  # noqa: E402  (comes with aws-sam-translator, requirements-dev.txt)
 
 REGION = "us-east-1"
 ADMIN = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin", "region_name": REGION}

@@ -27,9 +27,10 @@ def django_venv():
     return app_venv("django", "whitenoise", "psycopg")
 
 
-def start_django(start_emulator, tmp_path, env=None):
+def start_django(start_emulator, tmp_path, env=None, **emulator_options):
     """The example as `make run APP=django` serves it, on a fresh SQLite file (`env` adds or
-    overrides variables: DATABASE_URL for PostgreSQL)."""
+    overrides variables: DATABASE_URL for PostgreSQL; `emulator_options` go to the emulator, such
+    as `serve_args=["--snap-start"]`)."""
     venv = django_venv()
     return start_emulator(
         HANDLER,
@@ -45,6 +46,7 @@ def start_django(start_emulator, tmp_path, env=None):
             "WSGI_MANAGE_COMMANDS": "true",
             **(env or {}),
         },
+        **emulator_options,
     )
 
 

@@ -159,3 +159,27 @@ print(json.dumps({"hooks": [f"{f.__module__}.{f.__qualname__}" for f, _, _ in ho
     assert json.loads(done.stdout) == {
         "hooks": ["mysite.wsgi.close_database_connections"], "was_open": True, "closed": True, "reopened": True,
     }
+
+
+@pytest.mark.parametrize("snap_start", [True, False], ids=["snap-start", "on-demand"])
+def test_under_snapstart_the_connection_opened_at_init_is_closed_before_the_snapshot(
+        postgres, start_emulator, tmp_path_factory, snap_start):
+    """Through bootstrap's own SnapStart lifecycle (the emulator's --snap-start): migrations at
+    init open a connection; the example's before-snapshot hook closes it, so none is carried into
+    the snapshot. On demand (the control) the init's connection stays open."""
+    database = "notes_snap" if snap_start else "notes_on_demand"
+    name = f"lambda-wsgi-e2e-{database}"
+    postgres.create_database(database)
+    app = start_django(start_emulator, tmp_path_factory.mktemp(database), env={
+        "DATABASE_URL": postgres.url(database, application_name=name),
+        "DJANGO_MIGRATE_ON_START": "1",
+    }, serve_args=["--snap-start"] if snap_start else [])
+    open_after_init = backends(postgres, database, name)
+    status, _, _ = app.request("GET", "/")
+    assert status == 200, app.logs()
+    if snap_start:
+        assert open_after_init == [], "a connection was carried into the snapshot"
+        assert "SnapStart: before-snapshot hooks done" in app.logs()
+    else:
+        assert len(open_after_init) == 1
+    assert len(backends(postgres, database, name)) == 1

@@ -10,6 +10,7 @@ use crate::error::{AppError, EventError};
 use crate::event::direct::Direct;
 use crate::response::{AppResponse, BodyCap, EventResponse};
 use crate::runtime_api::ErrorReport;
+use crate::source::Source;
 use crate::wsgi::{BodySink, Offer, WsgiApp};
 use crate::{environ, event, response};
 
@@ -109,14 +110,7 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
 }
 
 /// The 500 for a response over `limit`, and the log line saying why (`size`: how big it got).
-fn too_large(
-    source: event::Source,
-    is_head: bool,
-    config: &Config,
-    request_line: &str,
-    size: &str,
-    limit: usize,
-) -> Answer {
+fn too_large(source: Source, is_head: bool, config: &Config, request_line: &str, size: &str, limit: usize) -> Answer {
     tracing::error!(
         "500 for {request_line}: the response is too large: {size} over the {limit}-byte limit for {} \
          (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
@@ -263,9 +257,9 @@ fn send_whole(out: &mut dyn FnMut(&[u8]) -> Offer, answer: &AppResponse) {
 }
 
 enum Parsed {
-    Request(event::Source, Box<crate::request::Request>),
+    Request(Source, Box<crate::request::Request>),
     /// The body is not valid base64: the client gets a 400.
-    BadBody(event::Source),
+    BadBody(Source),
     Unsupported(EventError),
 }
 

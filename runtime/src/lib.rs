@@ -14,11 +14,12 @@
 //! everything else is plain Rust, tested without an interpreter.
 #![warn(missing_docs)]
 
-// Leaves: settings, the invocation context, errors.
+// Leaves: settings, the invocation context, the event's source, errors.
 pub mod config;
 pub mod context;
 pub mod error;
-// The pipeline, in order.
+pub mod source;
+// The pipeline (the order is the diagram above; rustfmt keeps each group sorted).
 pub mod environ;
 pub mod event;
 pub mod invoke;

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::event::Source;
+use crate::source::Source;
 
 /// What the application answered, validated by `wsgi.rs`: the status is a number with a reason,
 /// header names are tokens and values hold no CR/LF.

@@ -6,8 +6,9 @@
 use lambda_wsgi::config::Config;
 use lambda_wsgi::environ::{self, Environ};
 use lambda_wsgi::error::EventError;
-use lambda_wsgi::event::{self, Source};
+use lambda_wsgi::event;
 use lambda_wsgi::response::{self, AppResponse};
+use lambda_wsgi::source::Source;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use serde_json::{Map, Value, json};

@@ -7,6 +7,7 @@
 mod context;
 mod deadline;
 mod direct;
+pub(crate) mod errors;
 mod file_wrapper;
 mod lifecycle;
 mod start_response;
@@ -17,11 +18,11 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use crate::context::InvocationContext;
 use crate::environ::Environ;
 use crate::error::AppError;
-use crate::interpreter;
 use crate::response::{AppResponse, BodyCap};
 
 use self::context::LambdaContext;
 use self::deadline::DeadlineGuard;
+use self::errors::raised;
 use self::file_wrapper::FileWrapper;
 pub use self::lifecycle::Forked;
 use self::start_response::StartResponse;
@@ -178,10 +179,7 @@ impl WsgiApp {
     pub fn shutdown(&self) {
         Python::attach(|py| {
             if let Err(err) = self.support.bind(py).call_method0("shutdown") {
-                tracing::error!(
-                    "an atexit handler failed at shutdown: {}",
-                    interpreter::describe(py, &err)
-                );
+                tracing::error!("an atexit handler failed at shutdown: {}", errors::describe(py, &err));
             }
         });
     }
@@ -208,18 +206,6 @@ impl WsgiApp {
         dict.set_item("lambda.event", self.lambda_event.bind(py).call1((event,))?)?;
         dict.set_item("lambda.context", Bound::new(py, LambdaContext::from(context))?)?;
         Ok(dict)
-    }
-}
-
-fn raised(py: Python<'_>, support: &Bound<'_, PyModule>, err: &PyErr) -> AppError {
-    AppError::Raised {
-        type_name: err
-            .get_type(py)
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "Exception".to_owned()),
-        message: err.value(py).str().map(|s| s.to_string()).unwrap_or_default(),
-        traceback: interpreter::traceback(support, err),
     }
 }
 
@@ -399,7 +385,7 @@ impl Body<'_, '_> {
             }
         } else {
             let iterator = iterable.try_iter().map_err(|_| {
-                let type_name = interpreter::type_name(iterable);
+                let type_name = errors::type_name(iterable);
                 BodyError::Protocol(format!(
                     "the application returned {type_name}, not an iterable of bytes"
                 ))
@@ -416,7 +402,7 @@ impl Body<'_, '_> {
     /// One chunk from the app; false when the sink wants no more.
     fn push(&mut self, chunk: &Bound<'_, PyAny>) -> Result<bool, BodyError> {
         let Ok(bytes) = chunk.cast::<PyBytes>() else {
-            let type_name = interpreter::type_name(chunk);
+            let type_name = errors::type_name(chunk);
             return Err(BodyError::Protocol(format!(
                 "the application yielded {type_name}; body chunks must be bytes"
             )));

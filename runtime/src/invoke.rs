@@ -75,7 +75,7 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
         Parsed::BadBody(source) => {
             return Ok(Answer::Http(response::render(
                 source,
-                &bad_body(),
+                bad_body(),
                 false,
                 &config.text_mime_types,
             )));
@@ -101,7 +101,7 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
             error_answer(err, config).map_err(NotHttp::Failed)?
         }
     };
-    let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
+    let rendered = response::render(source, answer, is_head, &config.text_mime_types);
     if let Some(size) = rendered.size_if_over(limit) {
         let size = format!("it is {size} bytes of JSON,");
         return Ok(too_large(source, is_head, config, &method_and_path(), &size, limit));
@@ -123,7 +123,7 @@ fn too_large(source: Source, is_head: bool, config: &Config, request_line: &str,
         "Internal Server Error",
         "Internal Server Error: the response is too large\n",
     );
-    Answer::Http(response::render(source, &answer, is_head, &config.text_mime_types))
+    Answer::Http(response::render(source, answer, is_head, &config.text_mime_types))
 }
 
 /// Why [`handle_http`] did not answer.
@@ -199,7 +199,7 @@ pub fn handle_streaming(
     let request = match parse(event) {
         Parsed::Request(_, request) => request,
         Parsed::BadBody(_) => {
-            send_whole(out, &bad_body());
+            send_whole(out, bad_body());
             return Ok(());
         }
         // A direct invocation's JSON is the whole stream (no prelude: it is not HTTP).
@@ -228,7 +228,7 @@ pub fn handle_streaming(
         return Err(InvokeError::App(err));
     }
     log_app_error(&err, &request_line);
-    send_whole(sink.out, &error_answer(err, config)?);
+    send_whole(sink.out, error_answer(err, config)?);
     Ok(())
 }
 
@@ -240,7 +240,7 @@ struct StreamSink<'a> {
 }
 
 impl BodySink for StreamSink<'_> {
-    fn head(&mut self, status: u16, _reason: &str, headers: &[(String, String)]) {
+    fn head(&mut self, status: u16, _reason: &str, headers: Vec<(String, String)>) {
         self.started = true;
         // The first chunk of an empty queue: always taken at once.
         (self.out)(&response::stream_prelude(status, headers)).settle();
@@ -250,8 +250,8 @@ impl BodySink for StreamSink<'_> {
     }
 }
 
-fn send_whole(out: &mut dyn FnMut(&[u8]) -> Offer, answer: &AppResponse) {
-    if out(&response::stream_prelude(answer.status, &answer.headers)).settle() {
+fn send_whole(out: &mut dyn FnMut(&[u8]) -> Offer, answer: AppResponse) {
+    if out(&response::stream_prelude(answer.status, answer.headers)).settle() {
         out(&answer.body).settle();
     }
 }

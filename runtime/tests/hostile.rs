@@ -463,7 +463,7 @@ proptest! {
         }
         let answer = AppResponse { status, reason: "Reason".to_owned(), headers, body: body.clone() };
         for source in [Source::RestV1, Source::HttpV1, Source::HttpV2, Source::FunctionUrl, Source::Alb { multi_value: true }, Source::Alb { multi_value: false }, Source::LatticeV1, Source::LatticeV2] {
-            let rendered = serde_json::to_value(response::render(source, &answer, is_head, &[])).expect("serializes");
+            let rendered = serde_json::to_value(response::render(source, answer.clone(), is_head, &[])).expect("serializes");
             prop_assert_eq!(rendered["statusCode"].as_u64(), Some(u64::from(status)));
             let sent = rendered["body"].as_str().expect("body is a string");
             if is_head {

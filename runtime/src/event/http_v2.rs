@@ -83,7 +83,7 @@ pub(super) fn to_request(event: HttpV2Event, source: Source) -> Result<Request, 
         // Verbatim: rebuilding it from queryStringParameters would corrupt values that contain
         // commas, since AWS comma-joins repeated keys there.
         query_string: event.raw_query_string,
-        body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
+        body: request::decode_body(event.body, event.is_base64_encoded)?.into(),
         headers: event.headers.0,
         cookies: event.cookies,
         source_ip: context.http.source_ip,

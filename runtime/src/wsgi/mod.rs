@@ -12,11 +12,13 @@ mod file_wrapper;
 mod lifecycle;
 mod start_response;
 
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::context::InvocationContext;
-use crate::environ::Environ;
+use crate::environ::{self, Environ};
 use crate::error::AppError;
 use crate::response::{AppResponse, BodyCap};
 
@@ -27,12 +29,37 @@ use self::file_wrapper::FileWrapper;
 pub use self::lifecycle::Forked;
 use self::start_response::StartResponse;
 
+/// The keys `to_dict` adds beside the environ's own.
+const DICT_KEYS: &[&str] = &["wsgi.input", "lambda.event", "lambda.context"];
+
+/// Headers most requests carry, as environ keys (for the table of interned keys; any other
+/// header's key is made per request).
+const COMMON_HEADER_KEYS: &[&str] = &[
+    "HTTP_ACCEPT",
+    "HTTP_ACCEPT_ENCODING",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_AUTHORIZATION",
+    "HTTP_CACHE_CONTROL",
+    "HTTP_CONNECTION",
+    "HTTP_HOST",
+    "HTTP_ORIGIN",
+    "HTTP_REFERER",
+    "HTTP_USER_AGENT",
+    "HTTP_X_AMZN_TRACE_ID",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_FORWARDED_PROTO",
+];
+
 /// The imported application plus what every request needs, built once at init.
 pub struct WsgiApp {
     app: Py<PyAny>,
     /// The keys that never change (`wsgi.version`, `wsgi.errors`, ...), copied per request
     /// instead of rebuilt. Never `os.environ`: on Lambda it holds the AWS credentials.
     base_environ: Py<PyDict>,
+    /// Environ keys made once, interned: the runtime's own, the ones `to_dict` adds, and the
+    /// commonest request headers'.
+    keys: HashMap<&'static str, Py<PyString>>,
     bytes_io: Py<PyAny>,
     lambda_event: Py<PyAny>,
     begin_invocation: Py<PyAny>,
@@ -63,9 +90,16 @@ impl WsgiApp {
         // The body is fully buffered, so reading to EOF is always safe.
         base.set_item("wsgi.input_terminated", true)?;
         base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+        let keys = environ::KEYS
+            .iter()
+            .chain(DICT_KEYS)
+            .chain(COMMON_HEADER_KEYS)
+            .map(|&key| (key, PyString::intern(py, key).unbind()))
+            .collect();
         Ok(WsgiApp {
             app: app.unbind(),
             base_environ: base.unbind(),
+            keys,
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
             lambda_event: support.getattr("LambdaEvent")?.unbind(),
             begin_invocation: support.getattr("begin_invocation")?.unbind(),
@@ -184,6 +218,14 @@ impl WsgiApp {
         });
     }
 
+    /// The key object for `key`: from the table when it is there, else a new string.
+    fn key<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+        match self.keys.get(key) {
+            Some(interned) => interned.bind(py).clone(),
+            None => PyString::new(py, key),
+        }
+    }
+
     fn to_dict<'py>(
         &self,
         py: Python<'py>,
@@ -193,18 +235,20 @@ impl WsgiApp {
     ) -> PyResult<Bound<'py, PyDict>> {
         let dict = self.base_environ.bind(py).copy()?;
         for (key, value) in &environ.vars {
-            let key = match key {
-                std::borrow::Cow::Borrowed(name) => PyString::intern(py, name),
-                std::borrow::Cow::Owned(name) => PyString::new(py, name),
-            };
-            dict.set_item(key, value)?;
+            dict.set_item(self.key(py, key), value)?;
         }
         dict.set_item(
-            "wsgi.input",
+            self.key(py, "wsgi.input"),
             self.bytes_io.bind(py).call1((PyBytes::new(py, &environ.body),))?,
         )?;
-        dict.set_item("lambda.event", self.lambda_event.bind(py).call1((event,))?)?;
-        dict.set_item("lambda.context", Bound::new(py, LambdaContext::from(context))?)?;
+        dict.set_item(
+            self.key(py, "lambda.event"),
+            self.lambda_event.bind(py).call1((event,))?,
+        )?;
+        dict.set_item(
+            self.key(py, "lambda.context"),
+            Bound::new(py, LambdaContext::from(context))?,
+        )?;
         Ok(dict)
     }
 }
@@ -232,8 +276,9 @@ impl From<PyErr> for BodyError {
 
 /// Where a response goes: buffered whole ([`WsgiApp::call`]) or streamed as produced.
 pub trait BodySink {
-    /// The status line and headers, once, before any body byte.
-    fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]);
+    /// The status line and headers, once, before any body byte (the headers are handed over:
+    /// nothing reads them after this).
+    fn head(&mut self, status: u16, reason: &str, headers: Vec<(String, String)>);
     /// A body chunk: taken, refused (nobody reads any more: the app is then closed early), or
     /// to be waited for.
     fn data(&mut self, chunk: &[u8]) -> Offer;
@@ -307,9 +352,9 @@ impl BodySink for Buffered<'_> {
         self.too_large.get_or_insert(collected);
         self.body = Vec::new();
     }
-    fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
-        self.raw_limit = self.cap.raw_limit(headers);
-        self.head = Some((status, reason.to_owned(), headers.to_vec()));
+    fn head(&mut self, status: u16, reason: &str, headers: Vec<(String, String)>) {
+        self.raw_limit = self.cap.raw_limit(&headers);
+        self.head = Some((status, reason.to_owned(), headers));
     }
     fn data(&mut self, chunk: &[u8]) -> Offer {
         if self.too_large.is_some() {
@@ -433,7 +478,10 @@ impl Body<'_, '_> {
                     "the application returned without calling start_response".into(),
                 ));
             };
-            self.sink.head(status, &reason, &state.headers);
+            // Once they are sent, start_response may only re-raise (exc_info) or fail: nothing
+            // reads the headers again, so they are moved out rather than copied.
+            let headers = std::mem::take(&mut state.headers);
+            self.sink.head(status, &reason, headers);
             self.head_sent = true;
         }
         let written = std::mem::take(&mut state.written);

@@ -84,7 +84,11 @@ pub fn build<'r>(request: &'r Request, config: &Config) -> Environ<'r> {
             .unwrap_or_default(),
     ));
     // The decoded length, whatever the client's Content-Length said about the encoded body.
-    vars.push(("CONTENT_LENGTH".into(), request.body.len().to_string().into()));
+    let content_length = match request.body.len() {
+        0 => Cow::Borrowed("0"),
+        length => Cow::Owned(length.to_string()),
+    };
+    vars.push(("CONTENT_LENGTH".into(), content_length));
     vars.push(("SERVER_NAME".into(), latin1(server_name.as_bytes())));
     vars.push(("SERVER_PORT".into(), server_port.into()));
     vars.push((
@@ -192,12 +196,9 @@ fn raw_uri(request: &Request) -> String {
 
 /// X-Forwarded-Proto when it says http or https; otherwise the source's default.
 fn url_scheme(request: &Request) -> &'static str {
-    match request
-        .header("x-forwarded-proto")
-        .map(|v| v.trim().to_ascii_lowercase())
-    {
-        Some(proto) if proto == "https" => "https",
-        Some(proto) if proto == "http" => "http",
+    match request.header("x-forwarded-proto").map(str::trim) {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        Some(proto) if proto.eq_ignore_ascii_case("http") => "http",
         _ => request.default_scheme,
     }
 }
@@ -266,7 +267,7 @@ fn push_headers<'r>(vars: &mut Vec<(Cow<'static, str>, Cow<'r, str>)>, request: 
         let separator = if key == "HTTP_COOKIE" { "; " } else { ", " };
         let value = latin1(value.as_bytes());
         let seen = match &index {
-            Some(index) => index.get(&key).copied(),
+            Some(index) => index.get(key.as_ref()).copied(),
             None => vars[first..].iter().position(|(k, _)| *k == key).map(|at| first + at),
         };
         match seen {
@@ -277,9 +278,9 @@ fn push_headers<'r>(vars: &mut Vec<(Cow<'static, str>, Cow<'r, str>)>, request: 
             }
             None => {
                 if let Some(index) = &mut index {
-                    index.insert(key.clone(), vars.len());
+                    index.insert(key.to_string(), vars.len());
                 }
-                vars.push((Cow::Owned(key), value));
+                vars.push((key, value));
                 if index.is_none() && vars.len() - first > INDEX_HEADERS_PAST {
                     index = Some(
                         vars.iter()
@@ -306,7 +307,13 @@ const INDEX_HEADERS_PAST: usize = 32;
 /// `X-Forwarded-For` -> `HTTP_X_FORWARDED_FOR`. Names that are not HTTP tokens are dropped, and
 /// so are names with `_`: `X_Forwarded_For` would land on the same key as `X-Forwarded-For` and
 /// let a client overwrite what the proxy set (gunicorn and nginx drop them for this reason).
-fn header_key(name: &str) -> Option<String> {
+fn header_key(name: &str) -> Option<Cow<'static, str>> {
+    if let Some((_, key)) = COMMON_HEADERS
+        .iter()
+        .find(|(common, _)| common.eq_ignore_ascii_case(name))
+    {
+        return Some(Cow::Borrowed(key));
+    }
     let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(is_token_char) {
         return None;
@@ -317,8 +324,30 @@ fn header_key(name: &str) -> Option<String> {
         name.bytes()
             .map(|b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char }),
     );
-    Some(key)
+    Some(Cow::Owned(key))
 }
+
+/// Headers most requests carry, with their environ keys: these keys are not built per request
+/// (and `wsgi/` makes their Python strings once).
+pub const COMMON_HEADERS: &[(&str, &str)] = &[
+    ("host", "HTTP_HOST"),
+    ("user-agent", "HTTP_USER_AGENT"),
+    ("accept", "HTTP_ACCEPT"),
+    ("accept-encoding", "HTTP_ACCEPT_ENCODING"),
+    ("accept-language", "HTTP_ACCEPT_LANGUAGE"),
+    ("x-forwarded-for", "HTTP_X_FORWARDED_FOR"),
+    ("x-forwarded-port", "HTTP_X_FORWARDED_PORT"),
+    ("x-forwarded-proto", "HTTP_X_FORWARDED_PROTO"),
+    ("x-amzn-trace-id", "HTTP_X_AMZN_TRACE_ID"),
+    ("content-type", "HTTP_CONTENT_TYPE"),
+    ("content-length", "HTTP_CONTENT_LENGTH"),
+    ("cookie", "HTTP_COOKIE"),
+    ("authorization", "HTTP_AUTHORIZATION"),
+    ("origin", "HTTP_ORIGIN"),
+    ("referer", "HTTP_REFERER"),
+    ("cache-control", "HTTP_CACHE_CONTROL"),
+    ("connection", "HTTP_CONNECTION"),
+];
 
 /// [`latin1`] of bytes the caller owns: ASCII becomes the string without a copy.
 fn latin1_owned(bytes: Vec<u8>) -> String {
@@ -352,6 +381,7 @@ mod tests {
         request.headers = vec![
             ("Content-Type".into(), "text/plain".into()),
             ("Host".into(), "h".into()),
+            ("X-Custom".into(), "c".into()),
         ];
         let env = build(&request, &config(""));
         let named: Vec<&str> = env
@@ -364,7 +394,10 @@ mod tests {
             .collect();
         assert!(named.contains(&"REMOTE_ADDR") && named.contains(&"HTTPS") && named.contains(&"HTTP_COOKIE"));
         for key in named {
-            assert!(KEYS.contains(&key), "{key} is missing from environ::KEYS");
+            assert!(
+                KEYS.contains(&key) || COMMON_HEADERS.iter().any(|&(_, common)| common == key),
+                "{key} is in neither environ::KEYS nor COMMON_HEADERS"
+            );
         }
     }
 

@@ -23,6 +23,13 @@ use crate::source::Source;
 
 /// Detects the source and parses the event into a `Request`.
 pub fn parse(event: &str) -> Result<(Source, Request), EventError> {
+    // HTTP API 2.0 and Function URLs, the commonest events, in one pass when the markers
+    // read along the way are the ones `detect` would decide on.
+    if let Some((source, typed)) = http_v2::parse_if_detected(event) {
+        return http_v2::to_request(typed, source)
+            .map(|request| (source, request))
+            .map_err(|reason| EventError::BadBody { origin: source, reason });
+    }
     let source = detect(event)?;
     let request = match source {
         Source::RestV1 | Source::HttpV1 => api_gateway_v1::to_request(typed(event, source)?, source),
@@ -417,6 +424,45 @@ mod tests {
                 .to_string()
                 .contains("not valid JSON")
         );
+    }
+
+    /// The one-pass HTTP API 2.0 parse decides exactly as `detect` does, or leaves the event to it.
+    #[test]
+    fn the_one_pass_v2_parse_agrees_with_detect() {
+        let mut events: Vec<String> = vec![
+            // ALB marker beside rawPath: ALB wins in detect.
+            r#"{"rawPath":"/","requestContext":{"elb":{},"http":{"method":"GET"}},"httpMethod":"GET"}"#.into(),
+            r#"{"rawPath":null,"requestContext":{"http":{"method":"GET"}}}"#.into(),
+            r#"{"rawPath":"/","requestContext":{"http":null}}"#.into(),
+            r#"{"rawPath":"/","requestContext":{"elb":null,"http":{"method":"GET"}}}"#.into(),
+            r#"{"rawPath":"/","rawPath":"/b","requestContext":{"http":{"method":"GET"}}}"#.into(),
+            r#"{"rawPath":"/","requestContext":{"http":{"method":"GET"},"apiId":7,"domainName":"localhost"}}"#.into(),
+            r#"{"rawPath":"/","requestContext":{"http":{"method":"GET"},"domainName":"x.lambda-url.eu-west-1.on.aws"}}"#.into(),
+            r#"{"raw\u0050ath":"/","requestContext":{"http":{"method":"GET"}}}"#.into(),
+        ];
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut dirs = vec![fixtures];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("fixtures dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "json")
+                    // Not the golden outputs (`name.environ.json`, `name.response.json`, ...).
+                    && path.file_stem().is_some_and(|stem| !stem.to_string_lossy().contains('.'))
+                {
+                    events.push(std::fs::read_to_string(&path).expect("fixture"));
+                }
+            }
+        }
+        let mut taken = 0;
+        for event in &events {
+            if let Some((source, _)) = http_v2::parse_if_detected(event) {
+                taken += 1;
+                assert_eq!(detect(event).ok(), Some(source), "{event}");
+            }
+        }
+        assert!(taken > 10, "only {taken} events took the one-pass parse");
     }
 
     #[test]

@@ -32,25 +32,6 @@ use self::start_response::StartResponse;
 /// The keys `to_dict` adds beside the environ's own.
 const DICT_KEYS: &[&str] = &["wsgi.input", "lambda.event", "lambda.context"];
 
-/// Headers most requests carry, as environ keys (for the table of interned keys; any other
-/// header's key is made per request).
-const COMMON_HEADER_KEYS: &[&str] = &[
-    "HTTP_ACCEPT",
-    "HTTP_ACCEPT_ENCODING",
-    "HTTP_ACCEPT_LANGUAGE",
-    "HTTP_AUTHORIZATION",
-    "HTTP_CACHE_CONTROL",
-    "HTTP_CONNECTION",
-    "HTTP_HOST",
-    "HTTP_ORIGIN",
-    "HTTP_REFERER",
-    "HTTP_USER_AGENT",
-    "HTTP_X_AMZN_TRACE_ID",
-    "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PORT",
-    "HTTP_X_FORWARDED_PROTO",
-];
-
 /// The imported application plus what every request needs, built once at init.
 pub struct WsgiApp {
     app: Py<PyAny>,
@@ -58,7 +39,7 @@ pub struct WsgiApp {
     /// instead of rebuilt. Never `os.environ`: on Lambda it holds the AWS credentials.
     base_environ: Py<PyDict>,
     /// Environ keys made once, interned: the runtime's own, the ones `to_dict` adds, and the
-    /// commonest request headers'.
+    /// commonest request headers' (`environ::COMMON_HEADERS`).
     keys: HashMap<&'static str, Py<PyString>>,
     bytes_io: Py<PyAny>,
     lambda_event: Py<PyAny>,
@@ -93,8 +74,9 @@ impl WsgiApp {
         let keys = environ::KEYS
             .iter()
             .chain(DICT_KEYS)
-            .chain(COMMON_HEADER_KEYS)
-            .map(|&key| (key, PyString::intern(py, key).unbind()))
+            .copied()
+            .chain(environ::COMMON_HEADERS.iter().map(|&(_, key)| key))
+            .map(|key| (key, PyString::intern(py, key).unbind()))
             .collect();
         Ok(WsgiApp {
             app: app.unbind(),

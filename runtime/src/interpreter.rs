@@ -51,6 +51,12 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
             None => None,
         };
+        // What the imports made lives as long as the process: moved out of the collector's
+        // generations, a full collection no longer walks it (nor, in forked workers, writes to
+        // its pages).
+        py.import("gc")
+            .and_then(|gc| gc.call_method0("freeze"))
+            .map_err(interpreter_error)?;
         WsgiApp::new(py, app, event_handler, &support, config.deadline_margin).map_err(interpreter_error)
     })
 }

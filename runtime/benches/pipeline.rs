@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the plain-Rust stages of an invocation, on bench/events:
-//! event parsing (detection + typed parse), environ building, and response rendering.
+//! event parsing (detection + typed parse), environ building, response rendering, and the
+//! three in a row.
 //! `make bench-micro` runs them; no Python interpreter is involved.
 
 use std::hint::black_box;
@@ -82,5 +83,37 @@ fn render_response(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, build_environ, render_response);
+/// The three stages together, as one invocation runs them (the issue's target is this sum for
+/// the v2 GET event): parse, environ, render of the JSON response (made outside the timing).
+fn whole(c: &mut Criterion) {
+    let config = config();
+    let response = AppResponse {
+        status: 200,
+        reason: "OK".to_owned(),
+        headers: vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Content-Length".to_owned(), "72".to_owned()),
+            ("Set-Cookie".to_owned(), "session=abc; Path=/; HttpOnly".to_owned()),
+        ],
+        body: br#"{"agent":"Mozilla/5.0","ok":true,"query":{"page":["2"],"tag":["a","b"]}}"#.to_vec(),
+    };
+    let mut group = c.benchmark_group("parse+environ+render");
+    for (name, json) in EVENTS {
+        group.bench_function(*name, |b| {
+            b.iter_batched(
+                || response.clone(),
+                |response| {
+                    let (source, request) = event::parse(black_box(json)).expect("a valid event");
+                    let environ = environ::build(&request, &config);
+                    black_box(&environ);
+                    render(source, response, false, &[])
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, build_environ, render_response, whole);
 criterion_main!(benches);

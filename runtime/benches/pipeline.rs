@@ -1,10 +1,11 @@
 //! Criterion micro-benchmarks of the plain-Rust stages of an invocation, on bench/events:
-//! event parsing (detection + typed parse), environ building, and response rendering.
+//! event parsing (detection + typed parse), environ building, response rendering, and the
+//! three in a row.
 //! `make bench-micro` runs them; no Python interpreter is involved.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lambda_wsgi::config::Config;
 use lambda_wsgi::response::{AppResponse, render};
 use lambda_wsgi::{environ, event};
@@ -69,12 +70,50 @@ fn render_response(c: &mut Criterion) {
         for (source_name, json) in [EVENTS[0], EVENTS[1], EVENTS[2]] {
             let (source, _) = event::parse(json).expect("a valid event");
             group.bench_function(format!("{name}/{source_name}"), |b| {
-                b.iter(|| render(source, black_box(&response), false, &[]))
+                // render consumes the response (its strings move into the JSON value): each
+                // iteration gets its own copy, made outside the timing.
+                b.iter_batched(
+                    || response.clone(),
+                    |response| render(source, black_box(response), false, &[]),
+                    BatchSize::SmallInput,
+                )
             });
         }
     }
     group.finish();
 }
 
-criterion_group!(benches, parse, build_environ, render_response);
+/// The three stages together, as one invocation runs them (the issue's target is this sum for
+/// the v2 GET event): parse, environ, render of the JSON response (made outside the timing).
+fn whole(c: &mut Criterion) {
+    let config = config();
+    let response = AppResponse {
+        status: 200,
+        reason: "OK".to_owned(),
+        headers: vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Content-Length".to_owned(), "72".to_owned()),
+            ("Set-Cookie".to_owned(), "session=abc; Path=/; HttpOnly".to_owned()),
+        ],
+        body: br#"{"agent":"Mozilla/5.0","ok":true,"query":{"page":["2"],"tag":["a","b"]}}"#.to_vec(),
+    };
+    let mut group = c.benchmark_group("parse+environ+render");
+    for (name, json) in EVENTS {
+        group.bench_function(*name, |b| {
+            b.iter_batched(
+                || response.clone(),
+                |response| {
+                    let (source, request) = event::parse(black_box(json)).expect("a valid event");
+                    let environ = environ::build(&request, &config);
+                    black_box(&environ);
+                    render(source, response, false, &[])
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, build_environ, render_response, whole);
 criterion_main!(benches);

@@ -9,51 +9,73 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::config::Config;
 use crate::request::{EventPath, Request, Stage};
 
-/// The CGI and WSGI string variables, in a stable order, plus the request body.
+/// The CGI and WSGI string variables, in a stable order, plus the request body. Values that
+/// the request holds already (method, query string, most header values) are borrowed from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Environ {
+pub struct Environ<'r> {
     /// `(key, value)`, every value a bytes-as-unicode string.
-    pub vars: Vec<(Cow<'static, str>, String)>,
-    /// What `wsgi.input` reads.
-    pub body: Vec<u8>,
+    pub vars: Vec<(Cow<'static, str>, Cow<'r, str>)>,
+    /// What `wsgi.input` reads: the request's body, shared (not copied).
+    pub body: bytes::Bytes,
 }
 
-impl Environ {
+impl Environ<'_> {
     /// The value of a key, for tests and logs.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
     /// The golden-file form: every string variable plus `wsgi.input` as bytes-as-unicode,
     /// sorted by key. The end-to-end echo app dumps the live environ in the same form.
     pub fn to_golden(&self) -> std::collections::BTreeMap<String, String> {
         let mut map: std::collections::BTreeMap<String, String> =
-            self.vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        map.insert("wsgi.input".to_owned(), latin1(&self.body));
+            self.vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.insert("wsgi.input".to_owned(), latin1(&self.body).into_owned());
         map
     }
 }
 
+/// Every key [`build`] names itself (headers aside), so that the Python side can make each key
+/// object once (`wsgi/`'s table of interned keys) instead of once per request.
+pub const KEYS: &[&str] = &[
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "RAW_URI",
+    "REQUEST_URI",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+    "REMOTE_USER",
+    "HTTPS",
+    "wsgi.url_scheme",
+    "HTTP_COOKIE",
+];
+
 /// Builds the environ for `request`.
-pub fn build(request: &Request, config: &Config) -> Environ {
-    let mut vars: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(16 + request.headers.len());
+pub fn build<'r>(request: &'r Request, config: &Config) -> Environ<'r> {
+    let mut vars: Vec<(Cow<'static, str>, Cow<'r, str>)> = Vec::with_capacity(16 + request.headers.len());
     let (script_name, path_info) = split_script_name(request, &config.base_path);
     let scheme = url_scheme(request);
     let (server_name, server_port) = server_name_and_port(request, scheme);
 
     vars.push(("REQUEST_METHOD".into(), latin1(request.method.as_bytes())));
-    vars.push(("SCRIPT_NAME".into(), latin1(&script_name)));
-    vars.push(("PATH_INFO".into(), latin1(&path_info)));
+    vars.push(("SCRIPT_NAME".into(), latin1_owned(script_name).into()));
+    vars.push(("PATH_INFO".into(), latin1_owned(path_info).into()));
     vars.push(("QUERY_STRING".into(), latin1(request.query_string.as_bytes())));
-    vars.push(("RAW_URI".into(), raw_uri(request)));
-    vars.push(("REQUEST_URI".into(), raw_uri(request)));
+    let uri = raw_uri(request);
+    vars.push(("RAW_URI".into(), uri.clone().into()));
+    vars.push(("REQUEST_URI".into(), uri.into()));
     vars.push((
         "CONTENT_TYPE".into(),
         request
@@ -62,12 +84,16 @@ pub fn build(request: &Request, config: &Config) -> Environ {
             .unwrap_or_default(),
     ));
     // The decoded length, whatever the client's Content-Length said about the encoded body.
-    vars.push(("CONTENT_LENGTH".into(), request.body.len().to_string()));
+    let content_length = match request.body.len() {
+        0 => Cow::Borrowed("0"),
+        length => Cow::Owned(length.to_string()),
+    };
+    vars.push(("CONTENT_LENGTH".into(), content_length));
     vars.push(("SERVER_NAME".into(), latin1(server_name.as_bytes())));
-    vars.push(("SERVER_PORT".into(), server_port));
+    vars.push(("SERVER_PORT".into(), server_port.into()));
     vars.push((
         "SERVER_PROTOCOL".into(),
-        server_protocol(request.protocol.as_deref()).to_owned(),
+        server_protocol(request.protocol.as_deref()).into(),
     ));
     if let Some(ip) = request.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
         vars.push(("REMOTE_ADDR".into(), latin1(ip.as_bytes())));
@@ -78,9 +104,9 @@ pub fn build(request: &Request, config: &Config) -> Environ {
         vars.push(("REMOTE_USER".into(), latin1(user.as_bytes())));
     }
     if scheme == "https" {
-        vars.push(("HTTPS".into(), "on".to_owned()));
+        vars.push(("HTTPS".into(), "on".into()));
     }
-    vars.push(("wsgi.url_scheme".into(), scheme.to_owned()));
+    vars.push(("wsgi.url_scheme".into(), scheme.into()));
     push_headers(&mut vars, request);
 
     Environ {
@@ -165,17 +191,14 @@ fn raw_uri(request: &Request) -> String {
         uri.push('?');
         uri.push_str(&request.query_string);
     }
-    latin1(uri.as_bytes())
+    latin1_owned(uri.into_bytes())
 }
 
 /// X-Forwarded-Proto when it says http or https; otherwise the source's default.
 fn url_scheme(request: &Request) -> &'static str {
-    match request
-        .header("x-forwarded-proto")
-        .map(|v| v.trim().to_ascii_lowercase())
-    {
-        Some(proto) if proto == "https" => "https",
-        Some(proto) if proto == "http" => "http",
+    match request.header("x-forwarded-proto").map(str::trim) {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        Some(proto) if proto.eq_ignore_ascii_case("http") => "http",
         _ => request.default_scheme,
     }
 }
@@ -183,16 +206,15 @@ fn url_scheme(request: &Request) -> &'static str {
 /// Never empty (PEP 3333): Host, else the request context's domain, else `localhost`
 /// (ALB health checks and console tests have neither). A Host without a name (empty, `:`,
 /// `:8080`) counts as none. The port: X-Forwarded-Port, else the Host's port, else the scheme's.
-fn server_name_and_port(request: &Request, scheme: &str) -> (String, String) {
+fn server_name_and_port<'r>(request: &'r Request, scheme: &str) -> (&'r str, &'r str) {
     let (name, host_port) = named_host(request.header("host"))
         .or_else(|| named_host(request.domain_name.as_deref()))
         .unwrap_or(("localhost", None));
     let forwarded_port = request.header("x-forwarded-port").map(str::trim).filter(|p| is_port(p));
-    let port = forwarded_port.or(host_port.filter(|p| is_port(p))).map_or_else(
-        || if scheme == "https" { "443" } else { "80" }.to_owned(),
-        str::to_owned,
-    );
-    (name.to_owned(), port)
+    let port = forwarded_port
+        .or(host_port.filter(|p| is_port(p)))
+        .unwrap_or(if scheme == "https" { "443" } else { "80" });
+    (name, port)
 }
 
 /// `host:port` split, when there is a name before the port.
@@ -233,8 +255,11 @@ fn server_protocol(protocol: Option<&str>) -> &str {
 
 /// HTTP_* variables. Repeated headers are joined with ", " (RFC 9110 5.3), Cookie lines with
 /// "; " (RFC 6265 5.4); v2's `cookies` array replaces any Cookie header.
-fn push_headers(vars: &mut Vec<(Cow<'static, str>, String)>, request: &Request) {
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(request.headers.len());
+fn push_headers<'r>(vars: &mut Vec<(Cow<'static, str>, Cow<'r, str>)>, request: &'r Request) {
+    let first = vars.len();
+    // A repeated name is found by a scan while there are few (the usual case: no hashing, no
+    // copy of the key); past that, an index keeps events with thousands of headers linear.
+    let mut index: Option<HashMap<String, usize>> = None;
     let skip_cookie_header = request.cookies.is_some();
     for (name, value) in &request.headers {
         let Some(key) = header_key(name) else { continue };
@@ -244,27 +269,54 @@ fn push_headers(vars: &mut Vec<(Cow<'static, str>, String)>, request: &Request) 
         }
         let separator = if key == "HTTP_COOKIE" { "; " } else { ", " };
         let value = latin1(value.as_bytes());
-        match index.entry(key) {
-            Entry::Occupied(slot) => {
-                let joined = &mut vars[*slot.get()].1;
+        let seen = match &index {
+            Some(index) => index.get(key.as_ref()).copied(),
+            None => vars[first..].iter().position(|(k, _)| *k == key).map(|at| first + at),
+        };
+        match seen {
+            Some(at) => {
+                let joined = vars[at].1.to_mut();
                 joined.push_str(separator);
                 joined.push_str(&value);
             }
-            Entry::Vacant(slot) => {
-                vars.push((Cow::Owned(slot.key().clone()), value));
-                slot.insert(vars.len() - 1);
+            None => {
+                if let Some(index) = &mut index {
+                    index.insert(key.to_string(), vars.len());
+                }
+                vars.push((key, value));
+                if index.is_none() && vars.len() - first > INDEX_HEADERS_PAST {
+                    index = Some(
+                        vars.iter()
+                            .enumerate()
+                            .skip(first)
+                            .map(|(at, (k, _))| (k.to_string(), at))
+                            .collect(),
+                    );
+                }
             }
         }
     }
     if let Some(cookies) = request.cookies.as_ref().filter(|c| !c.is_empty()) {
-        vars.push(("HTTP_COOKIE".into(), latin1(cookies.join("; ").as_bytes())));
+        vars.push((
+            "HTTP_COOKIE".into(),
+            latin1_owned(cookies.join("; ").into_bytes()).into(),
+        ));
     }
 }
+
+/// How many distinct header names are scanned for repeats before they are indexed.
+const INDEX_HEADERS_PAST: usize = 32;
 
 /// `X-Forwarded-For` -> `HTTP_X_FORWARDED_FOR`. Names that are not HTTP tokens are dropped, and
 /// so are names with `_`: `X_Forwarded_For` would land on the same key as `X-Forwarded-For` and
 /// let a client overwrite what the proxy set (gunicorn and nginx drop them for this reason).
-fn header_key(name: &str) -> Option<String> {
+fn header_key(name: &str) -> Option<Cow<'static, str>> {
+    if let Some((_, key)) = COMMON_HEADERS
+        .iter()
+        .find(|(common, _)| common.eq_ignore_ascii_case(name))
+    {
+        return Some(Cow::Borrowed(key));
+    }
     let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(is_token_char) {
         return None;
@@ -275,14 +327,46 @@ fn header_key(name: &str) -> Option<String> {
         name.bytes()
             .map(|b| if b == b'-' { '_' } else { b.to_ascii_uppercase() as char }),
     );
-    Some(key)
+    Some(Cow::Owned(key))
 }
 
-/// Bytes -> bytes-as-unicode: each byte becomes the character with the same number.
-pub fn latin1(bytes: &[u8]) -> String {
+/// Headers most requests carry, with their environ keys: these keys are not built per request
+/// (and `wsgi/` makes their Python strings once).
+pub const COMMON_HEADERS: &[(&str, &str)] = &[
+    ("host", "HTTP_HOST"),
+    ("user-agent", "HTTP_USER_AGENT"),
+    ("accept", "HTTP_ACCEPT"),
+    ("accept-encoding", "HTTP_ACCEPT_ENCODING"),
+    ("accept-language", "HTTP_ACCEPT_LANGUAGE"),
+    ("x-forwarded-for", "HTTP_X_FORWARDED_FOR"),
+    ("x-forwarded-port", "HTTP_X_FORWARDED_PORT"),
+    ("x-forwarded-proto", "HTTP_X_FORWARDED_PROTO"),
+    ("x-amzn-trace-id", "HTTP_X_AMZN_TRACE_ID"),
+    ("content-type", "HTTP_CONTENT_TYPE"),
+    ("content-length", "HTTP_CONTENT_LENGTH"),
+    ("cookie", "HTTP_COOKIE"),
+    ("authorization", "HTTP_AUTHORIZATION"),
+    ("origin", "HTTP_ORIGIN"),
+    ("referer", "HTTP_REFERER"),
+    ("cache-control", "HTTP_CACHE_CONTROL"),
+    ("connection", "HTTP_CONNECTION"),
+];
+
+/// [`latin1`] of bytes the caller owns: ASCII becomes the string without a copy.
+fn latin1_owned(bytes: Vec<u8>) -> String {
+    if bytes.is_ascii() {
+        // ASCII is UTF-8: this never fails, and never copies.
+        return String::from_utf8(bytes).unwrap_or_default();
+    }
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Bytes -> bytes-as-unicode: each byte becomes the character with the same number. ASCII (the
+/// usual case) is borrowed as it is.
+pub fn latin1(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(text) if text.is_ascii() => text.to_owned(),
-        _ => bytes.iter().map(|&b| char::from(b)).collect(),
+        Ok(text) if text.is_ascii() => Cow::Borrowed(text),
+        _ => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
     }
 }
 
@@ -290,6 +374,35 @@ pub fn latin1(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::request::EventPath;
+
+    #[test]
+    fn every_key_build_names_is_in_keys() {
+        let mut request = request(EventPath::Encoded("/a".into()), Stage::Absent);
+        request.source_ip = Some("203.0.113.7".into());
+        request.remote_user = Some("alice".into());
+        request.cookies = Some(vec!["a=1".into()]);
+        request.headers = vec![
+            ("Content-Type".into(), "text/plain".into()),
+            ("Host".into(), "h".into()),
+            ("X-Custom".into(), "c".into()),
+        ];
+        let env = build(&request, &config(""));
+        let named: Vec<&str> = env
+            .vars
+            .iter()
+            .filter_map(|(key, _)| match key {
+                Cow::Borrowed(key) => Some(*key),
+                Cow::Owned(_) => None,
+            })
+            .collect();
+        assert!(named.contains(&"REMOTE_ADDR") && named.contains(&"HTTPS") && named.contains(&"HTTP_COOKIE"));
+        for key in named {
+            assert!(
+                KEYS.contains(&key) || COMMON_HEADERS.iter().any(|&(_, common)| common == key),
+                "{key} is in neither environ::KEYS nor COMMON_HEADERS"
+            );
+        }
+    }
 
     fn config(base_path: &str) -> Config {
         let base = base_path.to_owned();
@@ -309,7 +422,7 @@ mod tests {
             query_string: String::new(),
             headers: Vec::new(),
             cookies: None,
-            body: Vec::new(),
+            body: bytes::Bytes::new(),
             source_ip: None,
             protocol: None,
             domain_name: None,
@@ -319,7 +432,8 @@ mod tests {
     }
 
     fn path_of(path: EventPath, stage: Stage, base: &str) -> (String, String) {
-        let env = build(&request(path, stage), &config(base));
+        let request = request(path, stage);
+        let env = build(&request, &config(base));
         (
             env.get("SCRIPT_NAME").expect("sn").to_owned(),
             env.get("PATH_INFO").expect("pi").to_owned(),
@@ -419,7 +533,7 @@ mod tests {
             ("X_Forwarded_For".into(), "6.6.6.6".into()),
             ("bad name".into(), "x".into()),
         ];
-        r.body = b"hi".to_vec();
+        r.body = bytes::Bytes::from_static(b"hi");
         let env = build(&r, &config(""));
         assert_eq!(env.get("HTTP_X_MULTI"), Some("one, two"));
         assert_eq!(env.get("HTTP_COOKIE"), Some("a=1; b=2"));

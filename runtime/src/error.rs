@@ -4,7 +4,7 @@
 //! them), so they are spelled out here and never derived from Rust type names. Init errors reuse
 //! the managed Python runtime's names so existing dashboards keep working.
 
-use crate::event::Source;
+use crate::source::Source;
 
 /// The event could not be turned into a request.
 #[derive(Debug, thiserror::Error)]

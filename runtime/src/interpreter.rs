@@ -11,6 +11,7 @@ use pyo3::types::PyList;
 use crate::config::{Config, LogFormat};
 use crate::error::InitError;
 use crate::wsgi::WsgiApp;
+use crate::wsgi::errors::{describe, traceback, type_name};
 
 /// Where Lambda layers are extracted.
 const LAYER_ROOT: &str = "/opt";
@@ -50,6 +51,12 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
             None => None,
         };
+        // What the imports made lives as long as the process: moved out of the collector's
+        // generations, a full collection no longer walks it (nor, in forked workers, writes to
+        // its pages).
+        py.import("gc")
+            .and_then(|gc| gc.call_method0("freeze"))
+            .map_err(interpreter_error)?;
         WsgiApp::new(py, app, event_handler, &support, config.deadline_margin).map_err(interpreter_error)
     })
 }
@@ -140,37 +147,5 @@ fn stdlib_traceback(py: Python<'_>, err: &PyErr) -> Vec<String> {
         .and_then(|module| module.call_method1("format_exception", (err.value(py),)))
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat().lines().map(str::to_owned).collect())
-        .unwrap_or_else(|format_err| vec![format!("(traceback unavailable: {format_err})")])
-}
-
-/// The Python type name of `object`, for messages.
-pub(crate) fn type_name(object: &Bound<'_, PyAny>) -> String {
-    object
-        .get_type()
-        .name()
-        .map_or_else(|_| "?".to_owned(), |name| name.to_string())
-}
-
-/// `TypeName: message`.
-pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> String {
-    let type_name = err
-        .get_type(py)
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "Exception".to_owned());
-    let message = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-    if message.is_empty() {
-        type_name
-    } else {
-        format!("{type_name}: {message}")
-    }
-}
-
-/// The formatted traceback lines of `err`, via support.format_exception.
-pub(crate) fn traceback(support: &Bound<'_, PyModule>, err: &PyErr) -> Vec<String> {
-    let py = support.py();
-    support
-        .call_method1("format_exception", (err.value(py), err.traceback(py)))
-        .and_then(|lines| lines.extract::<Vec<String>>())
         .unwrap_or_else(|format_err| vec![format!("(traceback unavailable: {format_err})")])
 }

@@ -10,6 +10,7 @@ use crate::error::{AppError, EventError};
 use crate::event::direct::Direct;
 use crate::response::{AppResponse, BodyCap, EventResponse};
 use crate::runtime_api::ErrorReport;
+use crate::source::Source;
 use crate::wsgi::{BodySink, Offer, WsgiApp};
 use crate::{environ, event, response};
 
@@ -74,7 +75,7 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
         Parsed::BadBody(source) => {
             return Ok(Answer::Http(response::render(
                 source,
-                &bad_body(),
+                bad_body(),
                 false,
                 &config.text_mime_types,
             )));
@@ -100,7 +101,7 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
             error_answer(err, config).map_err(NotHttp::Failed)?
         }
     };
-    let rendered = response::render(source, &answer, is_head, &config.text_mime_types);
+    let rendered = response::render(source, answer, is_head, &config.text_mime_types);
     if let Some(size) = rendered.size_if_over(limit) {
         let size = format!("it is {size} bytes of JSON,");
         return Ok(too_large(source, is_head, config, &method_and_path(), &size, limit));
@@ -109,14 +110,7 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
 }
 
 /// The 500 for a response over `limit`, and the log line saying why (`size`: how big it got).
-fn too_large(
-    source: event::Source,
-    is_head: bool,
-    config: &Config,
-    request_line: &str,
-    size: &str,
-    limit: usize,
-) -> Answer {
+fn too_large(source: Source, is_head: bool, config: &Config, request_line: &str, size: &str, limit: usize) -> Answer {
     tracing::error!(
         "500 for {request_line}: the response is too large: {size} over the {limit}-byte limit for {} \
          (Lambda buffers at most 6 MB, ALB accepts 1 MB; base64 adds a third to binary bodies). \
@@ -129,7 +123,7 @@ fn too_large(
         "Internal Server Error",
         "Internal Server Error: the response is too large\n",
     );
-    Answer::Http(response::render(source, &answer, is_head, &config.text_mime_types))
+    Answer::Http(response::render(source, answer, is_head, &config.text_mime_types))
 }
 
 /// Why [`handle_http`] did not answer.
@@ -205,7 +199,7 @@ pub fn handle_streaming(
     let request = match parse(event) {
         Parsed::Request(_, request) => request,
         Parsed::BadBody(_) => {
-            send_whole(out, &bad_body());
+            send_whole(out, bad_body());
             return Ok(());
         }
         // A direct invocation's JSON is the whole stream (no prelude: it is not HTTP).
@@ -234,7 +228,7 @@ pub fn handle_streaming(
         return Err(InvokeError::App(err));
     }
     log_app_error(&err, &request_line);
-    send_whole(sink.out, &error_answer(err, config)?);
+    send_whole(sink.out, error_answer(err, config)?);
     Ok(())
 }
 
@@ -246,7 +240,7 @@ struct StreamSink<'a> {
 }
 
 impl BodySink for StreamSink<'_> {
-    fn head(&mut self, status: u16, _reason: &str, headers: &[(String, String)]) {
+    fn head(&mut self, status: u16, _reason: &str, headers: Vec<(String, String)>) {
         self.started = true;
         // The first chunk of an empty queue: always taken at once.
         (self.out)(&response::stream_prelude(status, headers)).settle();
@@ -256,16 +250,16 @@ impl BodySink for StreamSink<'_> {
     }
 }
 
-fn send_whole(out: &mut dyn FnMut(&[u8]) -> Offer, answer: &AppResponse) {
-    if out(&response::stream_prelude(answer.status, &answer.headers)).settle() {
+fn send_whole(out: &mut dyn FnMut(&[u8]) -> Offer, answer: AppResponse) {
+    if out(&response::stream_prelude(answer.status, answer.headers)).settle() {
         out(&answer.body).settle();
     }
 }
 
 enum Parsed {
-    Request(event::Source, Box<crate::request::Request>),
+    Request(Source, Box<crate::request::Request>),
     /// The body is not valid base64: the client gets a 400.
-    BadBody(event::Source),
+    BadBody(Source),
     Unsupported(EventError),
 }
 

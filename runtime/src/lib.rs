@@ -14,19 +14,20 @@
 //! everything else is plain Rust, tested without an interpreter.
 #![warn(missing_docs)]
 
-// Leaves: settings, the invocation context, errors.
+// Leaves: settings, the invocation context, the event's source, errors.
 pub mod config;
 pub mod context;
 pub mod error;
-// The pipeline, in order.
-pub mod environ;
-pub mod event;
-pub mod invoke;
-pub mod request;
-pub mod response;
+pub mod source;
+// The pipeline, in order (rustfmt.toml keeps this order: reorder_modules = false).
 pub mod runtime_api;
 pub mod serve;
+pub mod event;
+pub mod request;
+pub mod environ;
 pub mod wsgi;
+pub mod response;
+pub mod invoke;
 // The process around it.
 pub mod init_error;
 pub mod interpreter;

@@ -46,8 +46,8 @@ pub struct Request {
     /// HTTP API 2.0 `cookies`: when present it replaces any Cookie header (Function URL events
     /// carry both, so taking both would duplicate every cookie).
     pub cookies: Option<Vec<String>>,
-    /// The decoded body.
-    pub body: Vec<u8>,
+    /// The decoded body, shared with the environ rather than copied.
+    pub body: bytes::Bytes,
     /// The client address AWS vouches for; `None` where the source has none.
     pub source_ip: Option<String>,
     /// `HTTP/1.1` and friends, where the event says.
@@ -108,13 +108,18 @@ pub fn url_stage(stage: Option<String>, host: Option<&str>, in_path: bool) -> St
     }
 }
 
-/// Decodes `body` as the event says. `isBase64Encoded` absent or `false` means the body is text.
-pub fn decode_body(body: Option<&str>, is_base64: bool) -> Result<Vec<u8>, String> {
+/// Decodes `body` as the event says. `isBase64Encoded` absent or `false` means the body is text,
+/// taken as it is (no copy).
+pub fn decode_body(body: Option<String>, is_base64: bool) -> Result<Vec<u8>, String> {
     let body = body.unwrap_or_default();
     if !is_base64 {
-        return Ok(body.as_bytes().to_vec());
+        return Ok(body.into_bytes());
     }
-    // AWS sends padded standard base64; tolerate missing padding and line breaks from hand-made events.
+    // AWS sends padded standard base64; tolerate missing padding and line breaks from hand-made
+    // events (the copy without whitespace is made only for those).
+    if !body.bytes().any(|b| b.is_ascii_whitespace()) {
+        return BASE64.decode(body.as_bytes()).map_err(|e| e.to_string());
+    }
     let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     BASE64.decode(compact.as_bytes()).map_err(|e| e.to_string())
 }
@@ -196,11 +201,14 @@ mod tests {
     #[test]
     fn body_decoding() {
         assert_eq!(decode_body(None, false), Ok(Vec::new()));
-        assert_eq!(decode_body(Some("héllo"), false), Ok("héllo".as_bytes().to_vec()));
-        assert_eq!(decode_body(Some("AP8="), true), Ok(vec![0, 255]));
-        assert_eq!(decode_body(Some("AP8"), true), Ok(vec![0, 255]));
-        assert_eq!(decode_body(Some("AP\n8="), true), Ok(vec![0, 255]));
-        assert!(decode_body(Some("not base64!"), true).is_err());
+        assert_eq!(
+            decode_body(Some("héllo".to_owned()), false),
+            Ok("héllo".as_bytes().to_vec())
+        );
+        assert_eq!(decode_body(Some("AP8=".to_owned()), true), Ok(vec![0, 255]));
+        assert_eq!(decode_body(Some("AP8".to_owned()), true), Ok(vec![0, 255]));
+        assert_eq!(decode_body(Some("AP\n8=".to_owned()), true), Ok(vec![0, 255]));
+        assert!(decode_body(Some("not base64!".to_owned()), true).is_err());
     }
 
     #[test]
@@ -234,7 +242,7 @@ mod tests {
             query_string: String::new(),
             headers: vec![("Host".into(), "a.example".into()), ("host".into(), "b.example".into())],
             cookies: None,
-            body: Vec::new(),
+            body: bytes::Bytes::new(),
             source_ip: None,
             protocol: None,
             domain_name: Some("d.example".into()),

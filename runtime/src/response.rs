@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::event::Source;
+use crate::source::Source;
 
 /// What the application answered, validated by `wsgi.rs`: the status is a number with a reason,
 /// header names are tokens and values hold no CR/LF.
@@ -139,16 +139,38 @@ impl EventResponse {
         if (self.body.len() + headers) * 2 + 256 < limit {
             return None;
         }
-        let exact = serde_json::to_vec(self).map_or(usize::MAX, |json| json.len());
+        let mut counter = Counter(0);
+        let exact = serde_json::to_writer(&mut counter, self).map_or(usize::MAX, |()| counter.0);
         (exact > limit).then_some(exact)
     }
 }
 
+/// Counts the bytes written to it: the size of a serialization without holding it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Renders `response` in `source`'s shape. `extra_text_types` come from WSGI_TEXT_MIME_TYPES.
-pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_types: &[String]) -> EventResponse {
-    let (body, is_base64_encoded) = encode_body(response, is_head, extra_text_types);
+/// The response is consumed: its header strings and a text body move into the JSON value as
+/// they are, without copies.
+pub fn render(source: Source, response: AppResponse, is_head: bool, extra_text_types: &[String]) -> EventResponse {
+    let AppResponse {
+        status,
+        reason,
+        headers,
+        body,
+    } = response;
+    let (body, is_base64_encoded) = encode_body(&headers, body, is_head, extra_text_types);
     let mut out = EventResponse {
-        status_code: response.status,
+        status_code: status,
         status_description: None,
         headers: None,
         multi_value_headers: None,
@@ -159,21 +181,21 @@ pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_
     match source {
         // Only multiValueHeaders: a name in both maps loses its `headers` value anyway, and
         // repeated headers and every Set-Cookie survive this way.
-        Source::RestV1 | Source::HttpV1 => out.multi_value_headers = Some(group(&response.headers)),
+        Source::RestV1 | Source::HttpV1 => out.multi_value_headers = Some(group(headers)),
         Source::Alb { multi_value: true } => {
-            out.status_description = Some(status_description(response));
-            out.multi_value_headers = Some(group(&response.headers));
+            out.status_description = Some(status_description(status, &reason));
+            out.multi_value_headers = Some(group(headers));
         }
         Source::HttpV2 | Source::FunctionUrl => {
             // `cookies` always, empty or not, as lambda_http sends it: cargo-lambda reads the
             // answer into aws_lambda_events' ApiGatewayV2httpResponse, where it is required.
-            let (headers, cookies) = headers_and_cookies(&response.headers);
+            let (headers, cookies) = headers_and_cookies(headers);
             out.headers = Some(headers);
             out.cookies = Some(cookies);
         }
         Source::Alb { multi_value: false } | Source::LatticeV1 | Source::LatticeV2 => {
-            out.status_description = Some(status_description(response));
-            out.headers = Some(join_keeping_last_cookie(&response.headers, source));
+            out.status_description = Some(status_description(status, &reason));
+            out.headers = Some(join_keeping_last_cookie(headers, source));
         }
     }
     out
@@ -181,15 +203,18 @@ pub fn render(source: Source, response: &AppResponse, is_head: bool, extra_text_
 
 /// Payload 2.0's split: each `cookies` entry becomes its own Set-Cookie line; 2.0 header maps
 /// are case-insensitive, so other names are lowercased and repeats comma-joined.
-fn headers_and_cookies(headers: &[(String, String)]) -> (Entries<String>, Vec<String>) {
-    let (cookies, others): (Vec<_>, Vec<_>) = headers
-        .iter()
-        .partition(|(name, _)| name.eq_ignore_ascii_case("set-cookie"));
-    let lowered: Vec<(String, String)> = others
-        .into_iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .collect();
-    (join(&lowered), cookies.into_iter().map(|(_, v)| v.clone()).collect())
+fn headers_and_cookies(headers: Vec<(String, String)>) -> (Entries<String>, Vec<String>) {
+    let mut joined = Entries(Vec::with_capacity(headers.len()));
+    let mut cookies = Vec::new();
+    for (mut name, value) in headers {
+        if name.eq_ignore_ascii_case("set-cookie") {
+            cookies.push(value);
+        } else {
+            name.make_ascii_lowercase();
+            joined.join_in(name, value);
+        }
+    }
+    (joined, cookies)
 }
 
 /// Separates a streamed response's prelude from its body.
@@ -198,7 +223,7 @@ pub const STREAM_SEPARATOR: [u8; 8] = [0; 8];
 /// The start of a streamed response (Lambda's HTTP integration stream, for Function URLs with
 /// RESPONSE_STREAM and REST API streaming): the JSON prelude with the status, the headers and
 /// the cookies, then the separator. The body follows as raw bytes: no base64 in this format.
-pub fn stream_prelude(status: u16, headers: &[(String, String)]) -> Vec<u8> {
+pub fn stream_prelude(status: u16, headers: Vec<(String, String)>) -> Vec<u8> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Prelude {
@@ -224,36 +249,48 @@ pub fn stream_prelude(status: u16, headers: &[(String, String)]) -> Vec<u8> {
     bytes
 }
 
-fn status_description(response: &AppResponse) -> String {
-    format!("{} {}", response.status, response.reason).trim_end().to_owned()
+fn status_description(status: u16, reason: &str) -> String {
+    format!("{status} {reason}").trim_end().to_owned()
 }
 
 /// Groups repeated names (case-insensitively, first spelling kept) into lists.
-fn group(headers: &[(String, String)]) -> Entries<Vec<String>> {
+fn group(headers: Vec<(String, String)>) -> Entries<Vec<String>> {
     let mut grouped: Vec<(String, Vec<String>)> = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        match grouped.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            Some((_, values)) => values.push(value.clone()),
-            None => grouped.push((name.clone(), vec![value.clone()])),
+        match grouped.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            Some((_, values)) => values.push(value),
+            None => grouped.push((name, vec![value])),
         }
     }
     Entries(grouped)
 }
 
+impl Entries<String> {
+    /// Adds a header line, joining a repeated name (case-insensitively, first spelling kept)
+    /// with ", " (RFC 9110 5.3).
+    fn join_in(&mut self, name: String, value: String) {
+        match self.0.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            Some((_, joined)) => {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            }
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
 /// Joins repeated names with ", " (RFC 9110 5.3).
-fn join(headers: &[(String, String)]) -> Entries<String> {
-    Entries(
-        group(headers)
-            .0
-            .into_iter()
-            .map(|(name, values)| (name, values.join(", ")))
-            .collect(),
-    )
+fn join(headers: impl IntoIterator<Item = (String, String)>) -> Entries<String> {
+    let mut joined = Entries(Vec::new());
+    for (name, value) in headers {
+        joined.join_in(name, value);
+    }
+    joined
 }
 
 /// Single-value front doors cannot carry two Set-Cookie lines and cookies cannot be
 /// comma-joined, so the last one is kept (as Powertools does) and the loss is logged.
-fn join_keeping_last_cookie(headers: &[(String, String)], source: Source) -> Entries<String> {
+fn join_keeping_last_cookie(headers: Vec<(String, String)>, source: Source) -> Entries<String> {
     let cookie_count = headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
@@ -267,32 +304,35 @@ fn join_keeping_last_cookie(headers: &[(String, String)], source: Source) -> Ent
         source.name()
     );
     let mut seen = 0;
-    let kept: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(n, _)| {
-            if !n.eq_ignore_ascii_case("set-cookie") {
-                return true;
-            }
-            seen += 1;
-            seen == cookie_count
-        })
-        .cloned()
-        .collect();
-    join(&kept)
+    join(headers.into_iter().filter(|(n, _)| {
+        if !n.eq_ignore_ascii_case("set-cookie") {
+            return true;
+        }
+        seen += 1;
+        seen == cookie_count
+    }))
 }
 
 /// Text types go as UTF-8 strings; everything else, any Content-Encoding, and "text" that is not
 /// valid UTF-8 go as base64 (apig-wsgi, serverless-wsgi and Zappa crash on the last case).
-fn encode_body(response: &AppResponse, is_head: bool, extra_text_types: &[String]) -> (String, bool) {
-    if is_head || response.body.is_empty() {
+fn encode_body(
+    headers: &[(String, String)],
+    body: Vec<u8>,
+    is_head: bool,
+    extra_text_types: &[String],
+) -> (String, bool) {
+    if is_head || body.is_empty() {
         return (String::new(), false);
     }
-    if may_be_text(&response.headers, extra_text_types) {
-        if let Ok(text) = std::str::from_utf8(&response.body) {
-            return (text.to_owned(), false);
+    let body = if may_be_text(headers, extra_text_types) {
+        match String::from_utf8(body) {
+            Ok(text) => return (text, false),
+            Err(not_utf8) => not_utf8.into_bytes(),
         }
-    }
-    (base64::engine::general_purpose::STANDARD.encode(&response.body), true)
+    } else {
+        body
+    };
+    (base64::engine::general_purpose::STANDARD.encode(&body), true)
 }
 
 /// Whether a body with these headers goes as text when it is valid UTF-8 (otherwise: base64).
@@ -361,7 +401,7 @@ mod tests {
             ("x-tag", "two"),
         ]
         .map(|(n, v)| (n.to_owned(), v.to_owned()));
-        let bytes = stream_prelude(200, &headers);
+        let bytes = stream_prelude(200, headers.to_vec());
         let (json, separator) = bytes.split_at(bytes.len() - 8);
         assert_eq!(separator, STREAM_SEPARATOR);
         let prelude: serde_json::Value = serde_json::from_slice(json).expect("JSON");
@@ -370,13 +410,13 @@ mod tests {
             json!({"statusCode": 200, "headers": {"content-type": "text/event-stream", "x-tag": "one, two"},
                    "cookies": ["a=1", "b=2"]})
         );
-        let bare = stream_prelude(204, &[]);
+        let bare = stream_prelude(204, Vec::new());
         let prelude: serde_json::Value = serde_json::from_slice(&bare[..bare.len() - 8]).expect("JSON");
         assert_eq!(prelude["headers"]["content-type"], "application/octet-stream");
     }
 
     fn rendered(source: Source, response: &AppResponse, is_head: bool) -> serde_json::Value {
-        serde_json::to_value(render(source, response, is_head, &[])).expect("serializes")
+        serde_json::to_value(render(source, response.clone(), is_head, &[])).expect("serializes")
     }
 
     const HEADERS: &[(&str, &str)] = &[
@@ -468,14 +508,14 @@ mod tests {
         let extra = vec!["application/x-ndjson".to_owned(), "font/*".to_owned()];
         let r = render(
             Source::HttpV2,
-            &app(&[("Content-Type", "font/woff2")], b"abc"),
+            app(&[("Content-Type", "font/woff2")], b"abc"),
             false,
             &extra,
         );
         assert!(!r.is_base64_encoded);
         let r = render(
             Source::HttpV2,
-            &app(&[("Content-Type", "application/x-ndjson")], b"{}"),
+            app(&[("Content-Type", "application/x-ndjson")], b"{}"),
             false,
             &extra,
         );
@@ -485,11 +525,11 @@ mod tests {
     #[test]
     fn oversized_responses_are_detected_per_source() {
         let big = app(&[("Content-Type", "text/plain")], &vec![b'x'; 2_000_000]);
-        let rendered = render(Source::HttpV2, &big, false, &[]);
+        let rendered = render(Source::HttpV2, big, false, &[]);
         assert_eq!(rendered.size_if_over(response_limit(Source::HttpV2, 6_291_556)), None);
         let over = rendered.size_if_over(response_limit(Source::Alb { multi_value: false }, 6_291_556));
         assert!(over.is_some_and(|size| size > 2_000_000), "{over:?}");
-        let small = render(Source::HttpV2, &app(&[], b"ok"), false, &[]);
+        let small = render(Source::HttpV2, app(&[], b"ok"), false, &[]);
         assert_eq!(
             small.size_if_over(10),
             Some(serde_json::to_vec(&small).expect("json").len())
@@ -519,7 +559,7 @@ mod tests {
         // its bytes are.
         for (content_type, body) in [("text/plain", vec![b'x'; 1001]), ("image/png", vec![0; 751])] {
             let response = app(&[("Content-Type", content_type)], &body);
-            let rendered = render(Source::HttpV2, &response, false, &[]);
+            let rendered = render(Source::HttpV2, response.clone(), false, &[]);
             assert!(rendered.size_if_over(1000).is_some(), "{content_type}");
         }
     }

@@ -53,8 +53,9 @@ use aws_lambda_events::query_map::QueryMap;
 use aws_lambda_events::vpc_lattice::{VpcLatticeRequestV1, VpcLatticeRequestV2};
 use base64::Engine as _;
 use lambda_wsgi::error::EventError;
-use lambda_wsgi::event::{self, Source};
+use lambda_wsgi::event;
 use lambda_wsgi::request::{EventPath, Request, Stage};
+use lambda_wsgi::source::Source;
 use serde_json::Value;
 
 /// Values per parameter name, in the event's order within a name.
@@ -316,7 +317,7 @@ fn compare(source: Source, ours: &Request, theirs: &Reading) -> Vec<String> {
     );
     expect(
         "body",
-        format!("{:?}", Ok::<_, String>(&ours.body)),
+        format!("{:?}", Ok::<_, String>(ours.body.to_vec())),
         format!("{:?}", theirs.body.as_ref()),
     );
     if let Some(source_ip) = &theirs.source_ip {

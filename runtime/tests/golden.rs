@@ -52,7 +52,7 @@ fn check_fixture(path: &Path, event: String) -> datatest_stable::Result<()> {
             check_remote_user(path, &environ)?;
             check_golden(path, "environ", &serde_json::to_value(environ.to_golden())?)?;
             let is_head = request.method.eq_ignore_ascii_case("HEAD");
-            let rendered = response::render(source, &echo_response(&environ), is_head, &config.text_mime_types);
+            let rendered = response::render(source, echo_response(&environ), is_head, &config.text_mime_types);
             check_golden(path, "response", &serde_json::to_value(rendered)?)
         }
         Err(EventError::BadBody { origin, .. }) => {
@@ -61,7 +61,7 @@ fn check_fixture(path: &Path, event: String) -> datatest_stable::Result<()> {
                 "Bad Request",
                 "Bad Request: the request body is not valid base64\n",
             );
-            let rendered = response::render(origin, &answer, false, &config.text_mime_types);
+            let rendered = response::render(origin, answer, false, &config.text_mime_types);
             check_golden(path, "response", &serde_json::to_value(rendered)?)
         }
         Err(err) => check_golden(

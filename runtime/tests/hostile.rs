@@ -15,8 +15,9 @@
 use lambda_wsgi::config::Config;
 use lambda_wsgi::environ::{self, Environ};
 use lambda_wsgi::error::EventError;
-use lambda_wsgi::event::{self, Source};
+use lambda_wsgi::event;
 use lambda_wsgi::response::{self, AppResponse};
+use lambda_wsgi::source::Source;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
 use serde_json::{Map, Value, json};
@@ -464,7 +465,7 @@ proptest! {
         }
         let answer = AppResponse { status, reason: "Reason".to_owned(), headers, body: body.clone() };
         for source in [Source::RestV1, Source::HttpV1, Source::HttpV2, Source::FunctionUrl, Source::Alb { multi_value: true }, Source::Alb { multi_value: false }, Source::LatticeV1, Source::LatticeV2] {
-            let rendered = serde_json::to_value(response::render(source, &answer, is_head, &[])).expect("serializes");
+            let rendered = serde_json::to_value(response::render(source, answer.clone(), is_head, &[])).expect("serializes");
             prop_assert_eq!(rendered["statusCode"].as_u64(), Some(u64::from(status)));
             let sent = rendered["body"].as_str().expect("body is a string");
             if is_head {

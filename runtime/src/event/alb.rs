@@ -42,7 +42,7 @@ pub(super) fn to_request(event: AlbEvent) -> Result<Request, String> {
         path: EventPath::Encoded(event.path),
         stage: Stage::Absent,
         query_string: request::join_raw_query(&parameters),
-        body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
+        body: request::decode_body(event.body, event.is_base64_encoded)?.into(),
         headers,
         cookies: None,
         source_ip,

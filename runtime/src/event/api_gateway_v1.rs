@@ -67,7 +67,7 @@ pub(super) fn to_request(event: ApiGatewayV1Event, source: Source) -> Result<Req
         path,
         stage: Stage::Absent,
         query_string: request::encode_query(&parameters),
-        body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
+        body: request::decode_body(event.body, event.is_base64_encoded)?.into(),
         headers,
         cookies: None,
         source_ip: context.identity.source_ip.clone(),

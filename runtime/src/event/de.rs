@@ -51,7 +51,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                // JSON gives no size hint: room for a typical header map, so it is not regrown.
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(16).min(64));
                 while let Some((key, value)) = map.next_entry::<String, V>()? {
                     entries.push((key, value));
                 }

@@ -14,8 +14,9 @@ use crate::request::{self, EventPath, Request, Stage};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct HttpV2Event {
-    #[serde(default, deserialize_with = "nullable")]
-    raw_path: String,
+    /// `None` when absent or null (then the event is not HTTP API 2.0: see `detect`).
+    #[serde(default)]
+    raw_path: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     raw_query_string: String,
     #[serde(default)]
@@ -33,6 +34,9 @@ pub(super) struct HttpV2Event {
 #[serde(rename_all = "camelCase")]
 struct Context {
     http: Http,
+    /// An ALB marker (`detect` checks it first); read only by [`parse_if_detected`].
+    #[serde(default)]
+    elb: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     stage: Option<String>,
     #[serde(default)]
@@ -66,15 +70,43 @@ pub(super) fn is_cargo_lambda(domain_name: Option<&str>, has_api_id: bool) -> bo
     domain_name == Some("localhost") && !has_api_id
 }
 
+/// The event parsed as HTTP API 2.0 in one pass, and its source, when `detect` would say
+/// HttpV2 or FunctionUrl: the parse succeeded (so `requestContext.http` is there, not null),
+/// `rawPath` is there and not null, and `requestContext.elb` (checked before them) is absent or
+/// null. Anything else (`None`) goes the general way: `detect`, then the detected source's
+/// parse, with its path-aware error. Events without the text `"rawPath"` are not even tried.
+pub(super) fn parse_if_detected(event: &str) -> Option<(Source, HttpV2Event)> {
+    if !event.contains("\"rawPath\"") {
+        return None;
+    }
+    let typed: HttpV2Event = serde_json::from_str(event).ok()?;
+    let context = &typed.request_context;
+    if context.elb.is_some() || typed.raw_path.is_none() {
+        return None;
+    }
+    let domain_name = context.domain_name.as_deref();
+    let is_function_url = domain_name.is_some_and(|d| d.contains(".lambda-url."))
+        || is_cargo_lambda(domain_name, context.api_id.is_some());
+    Some((
+        if is_function_url {
+            Source::FunctionUrl
+        } else {
+            Source::HttpV2
+        },
+        typed,
+    ))
+}
+
 pub(super) fn to_request(event: HttpV2Event, source: Source) -> Result<Request, String> {
     let context = event.request_context;
     let is_cargo_lambda =
         source == Source::FunctionUrl && is_cargo_lambda(context.domain_name.as_deref(), context.api_id.is_some());
     let is_function_url = source == Source::FunctionUrl;
+    let raw_path = event.raw_path.unwrap_or_default();
     let path = if is_function_url {
-        EventPath::Encoded(event.raw_path)
+        EventPath::Encoded(raw_path)
     } else {
-        EventPath::Decoded(event.raw_path)
+        EventPath::Decoded(raw_path)
     };
     let mut request = Request {
         method: context.http.method,
@@ -83,7 +115,7 @@ pub(super) fn to_request(event: HttpV2Event, source: Source) -> Result<Request, 
         // Verbatim: rebuilding it from queryStringParameters would corrupt values that contain
         // commas, since AWS comma-joins repeated keys there.
         query_string: event.raw_query_string,
-        body: request::decode_body(event.body.as_deref(), event.is_base64_encoded)?,
+        body: request::decode_body(event.body, event.is_base64_encoded)?.into(),
         headers: event.headers.0,
         cookies: event.cookies,
         source_ip: context.http.source_ip,

@@ -64,7 +64,7 @@ pub(super) fn v1_to_request(event: LatticeV1Event) -> Result<Request, String> {
         path,
         query_string,
         event.headers.0,
-        event.body.as_deref(),
+        event.body,
         event.is_base64_encoded,
         None,
     )
@@ -85,7 +85,7 @@ pub(super) fn v2_to_request(event: LatticeV2Event) -> Result<Request, String> {
         path,
         query_string,
         headers,
-        event.body.as_deref(),
+        event.body,
         event.is_base64_encoded,
         remote_user,
     )
@@ -118,7 +118,7 @@ fn build(
     path: String,
     query_string: String,
     headers: Vec<(String, String)>,
-    body: Option<&str>,
+    body: Option<String>,
     is_base64: bool,
     remote_user: Option<String>,
 ) -> Result<Request, String> {
@@ -128,7 +128,7 @@ fn build(
         path: EventPath::Encoded(path),
         stage: Stage::Absent,
         query_string,
-        body: request::decode_body(body, is_base64)?,
+        body: request::decode_body(body, is_base64)?.into(),
         headers,
         cookies: None,
         source_ip,

@@ -1,41 +1,64 @@
 //! `environ["lambda.context"]`.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 
+use crate::config::FunctionInfo;
 use crate::context::InvocationContext;
 
-/// `environ["lambda.context"]`, shaped like the managed Python runtime's context object.
-#[pyclass(module = "lambda_wsgi", frozen, get_all)]
+/// `environ["lambda.context"]`, shaped like the managed Python runtime's context object. The
+/// function's settings are shared with every invocation's context, not copied into each.
+#[pyclass(module = "lambda_wsgi", frozen)]
 pub(super) struct LambdaContext {
+    #[pyo3(get)]
     aws_request_id: String,
-    function_name: String,
-    function_version: String,
+    #[pyo3(get)]
     invoked_function_arn: String,
-    memory_limit_in_mb: i32,
-    log_group_name: String,
-    log_stream_name: String,
+    #[pyo3(get)]
     deadline_ms: u64,
+    function: Arc<FunctionInfo>,
 }
 
 impl From<&InvocationContext> for LambdaContext {
     fn from(c: &InvocationContext) -> Self {
         LambdaContext {
             aws_request_id: c.request_id.clone(),
-            function_name: c.function.name.clone(),
-            function_version: c.function.version.clone(),
             invoked_function_arn: c.invoked_function_arn.clone(),
-            memory_limit_in_mb: c.function.memory_mb,
-            log_group_name: c.function.log_group.clone(),
-            log_stream_name: c.function.log_stream.clone(),
             deadline_ms: c.deadline_ms,
+            function: Arc::clone(&c.function),
         }
     }
 }
 
 #[pymethods]
 impl LambdaContext {
+    #[getter]
+    fn function_name(&self) -> &str {
+        &self.function.name
+    }
+
+    #[getter]
+    fn function_version(&self) -> &str {
+        &self.function.version
+    }
+
+    #[getter]
+    fn memory_limit_in_mb(&self) -> i32 {
+        self.function.memory_mb
+    }
+
+    #[getter]
+    fn log_group_name(&self) -> &str {
+        &self.function.log_group
+    }
+
+    #[getter]
+    fn log_stream_name(&self) -> &str {
+        &self.function.log_stream
+    }
+
     fn get_remaining_time_in_millis(&self) -> i64 {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -58,7 +81,7 @@ impl LambdaContext {
     fn __repr__(&self) -> String {
         format!(
             "LambdaContext(aws_request_id={:?}, function_name={:?})",
-            self.aws_request_id, self.function_name
+            self.aws_request_id, self.function.name
         )
     }
 }

@@ -7,24 +7,30 @@
 mod context;
 mod deadline;
 mod direct;
+pub(crate) mod errors;
 mod file_wrapper;
 mod lifecycle;
 mod start_response;
+
+use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::context::InvocationContext;
-use crate::environ::Environ;
+use crate::environ::{self, Environ};
 use crate::error::AppError;
-use crate::interpreter;
 use crate::response::{AppResponse, BodyCap};
 
 use self::context::LambdaContext;
 use self::deadline::DeadlineGuard;
+use self::errors::raised;
 use self::file_wrapper::FileWrapper;
 pub use self::lifecycle::Forked;
 use self::start_response::StartResponse;
+
+/// The keys `to_dict` adds beside the environ's own.
+const DICT_KEYS: &[&str] = &["wsgi.input", "lambda.event", "lambda.context"];
 
 /// The imported application plus what every request needs, built once at init.
 pub struct WsgiApp {
@@ -32,6 +38,9 @@ pub struct WsgiApp {
     /// The keys that never change (`wsgi.version`, `wsgi.errors`, ...), copied per request
     /// instead of rebuilt. Never `os.environ`: on Lambda it holds the AWS credentials.
     base_environ: Py<PyDict>,
+    /// Environ keys made once, interned: the runtime's own, the ones `to_dict` adds, and the
+    /// commonest request headers' (`environ::COMMON_HEADERS`).
+    keys: HashMap<&'static str, Py<PyString>>,
     bytes_io: Py<PyAny>,
     lambda_event: Py<PyAny>,
     begin_invocation: Py<PyAny>,
@@ -62,9 +71,17 @@ impl WsgiApp {
         // The body is fully buffered, so reading to EOF is always safe.
         base.set_item("wsgi.input_terminated", true)?;
         base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+        let keys = environ::KEYS
+            .iter()
+            .chain(DICT_KEYS)
+            .copied()
+            .chain(environ::COMMON_HEADERS.iter().map(|&(_, key)| key))
+            .map(|key| (key, PyString::intern(py, key).unbind()))
+            .collect();
         Ok(WsgiApp {
             app: app.unbind(),
             base_environ: base.unbind(),
+            keys,
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
             lambda_event: support.getattr("LambdaEvent")?.unbind(),
             begin_invocation: support.getattr("begin_invocation")?.unbind(),
@@ -178,12 +195,17 @@ impl WsgiApp {
     pub fn shutdown(&self) {
         Python::attach(|py| {
             if let Err(err) = self.support.bind(py).call_method0("shutdown") {
-                tracing::error!(
-                    "an atexit handler failed at shutdown: {}",
-                    interpreter::describe(py, &err)
-                );
+                tracing::error!("an atexit handler failed at shutdown: {}", errors::describe(py, &err));
             }
         });
+    }
+
+    /// The key object for `key`: from the table when it is there, else a new string.
+    fn key<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+        match self.keys.get(key) {
+            Some(interned) => interned.bind(py).clone(),
+            None => PyString::new(py, key),
+        }
     }
 
     fn to_dict<'py>(
@@ -195,31 +217,21 @@ impl WsgiApp {
     ) -> PyResult<Bound<'py, PyDict>> {
         let dict = self.base_environ.bind(py).copy()?;
         for (key, value) in &environ.vars {
-            let key = match key {
-                std::borrow::Cow::Borrowed(name) => PyString::intern(py, name),
-                std::borrow::Cow::Owned(name) => PyString::new(py, name),
-            };
-            dict.set_item(key, value)?;
+            dict.set_item(self.key(py, key), value)?;
         }
         dict.set_item(
-            "wsgi.input",
+            self.key(py, "wsgi.input"),
             self.bytes_io.bind(py).call1((PyBytes::new(py, &environ.body),))?,
         )?;
-        dict.set_item("lambda.event", self.lambda_event.bind(py).call1((event,))?)?;
-        dict.set_item("lambda.context", Bound::new(py, LambdaContext::from(context))?)?;
+        dict.set_item(
+            self.key(py, "lambda.event"),
+            self.lambda_event.bind(py).call1((event,))?,
+        )?;
+        dict.set_item(
+            self.key(py, "lambda.context"),
+            Bound::new(py, LambdaContext::from(context))?,
+        )?;
         Ok(dict)
-    }
-}
-
-fn raised(py: Python<'_>, support: &Bound<'_, PyModule>, err: &PyErr) -> AppError {
-    AppError::Raised {
-        type_name: err
-            .get_type(py)
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "Exception".to_owned()),
-        message: err.value(py).str().map(|s| s.to_string()).unwrap_or_default(),
-        traceback: interpreter::traceback(support, err),
     }
 }
 
@@ -246,8 +258,9 @@ impl From<PyErr> for BodyError {
 
 /// Where a response goes: buffered whole ([`WsgiApp::call`]) or streamed as produced.
 pub trait BodySink {
-    /// The status line and headers, once, before any body byte.
-    fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]);
+    /// The status line and headers, once, before any body byte (the headers are handed over:
+    /// nothing reads them after this).
+    fn head(&mut self, status: u16, reason: &str, headers: Vec<(String, String)>);
     /// A body chunk: taken, refused (nobody reads any more: the app is then closed early), or
     /// to be waited for.
     fn data(&mut self, chunk: &[u8]) -> Offer;
@@ -321,9 +334,9 @@ impl BodySink for Buffered<'_> {
         self.too_large.get_or_insert(collected);
         self.body = Vec::new();
     }
-    fn head(&mut self, status: u16, reason: &str, headers: &[(String, String)]) {
-        self.raw_limit = self.cap.raw_limit(headers);
-        self.head = Some((status, reason.to_owned(), headers.to_vec()));
+    fn head(&mut self, status: u16, reason: &str, headers: Vec<(String, String)>) {
+        self.raw_limit = self.cap.raw_limit(&headers);
+        self.head = Some((status, reason.to_owned(), headers));
     }
     fn data(&mut self, chunk: &[u8]) -> Offer {
         if self.too_large.is_some() {
@@ -399,7 +412,7 @@ impl Body<'_, '_> {
             }
         } else {
             let iterator = iterable.try_iter().map_err(|_| {
-                let type_name = interpreter::type_name(iterable);
+                let type_name = errors::type_name(iterable);
                 BodyError::Protocol(format!(
                     "the application returned {type_name}, not an iterable of bytes"
                 ))
@@ -416,7 +429,7 @@ impl Body<'_, '_> {
     /// One chunk from the app; false when the sink wants no more.
     fn push(&mut self, chunk: &Bound<'_, PyAny>) -> Result<bool, BodyError> {
         let Ok(bytes) = chunk.cast::<PyBytes>() else {
-            let type_name = interpreter::type_name(chunk);
+            let type_name = errors::type_name(chunk);
             return Err(BodyError::Protocol(format!(
                 "the application yielded {type_name}; body chunks must be bytes"
             )));
@@ -447,7 +460,10 @@ impl Body<'_, '_> {
                     "the application returned without calling start_response".into(),
                 ));
             };
-            self.sink.head(status, &reason, &state.headers);
+            // Once they are sent, start_response may only re-raise (exc_info) or fail: nothing
+            // reads the headers again, so they are moved out rather than copied.
+            let headers = std::mem::take(&mut state.headers);
+            self.sink.head(status, &reason, headers);
             self.head_sent = true;
         }
         let written = std::mem::take(&mut state.written);

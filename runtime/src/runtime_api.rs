@@ -34,6 +34,9 @@ pub enum ApiError {
         /// What the socket said.
         source: std::io::Error,
     },
+    /// The thread or I/O runtime that sends streamed responses could not be started.
+    #[error("cannot start the response stream sender: {0}")]
+    Streamer(std::io::Error),
     /// The HTTP exchange failed midway.
     #[error("the Runtime API request {what} failed: {source}")]
     Http {

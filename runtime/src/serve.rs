@@ -185,10 +185,7 @@ impl Streamer {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|source| ApiError::Connect {
-                address: address.to_string(),
-                source,
-            })?;
+            .map_err(ApiError::Streamer)?;
         let mut api = RuntimeApi::new(address, function);
         std::thread::Builder::new()
             .name("response-stream".to_owned())
@@ -202,10 +199,7 @@ impl Streamer {
                     }
                 }
             })
-            .map_err(|source| ApiError::Connect {
-                address: address.to_string(),
-                source,
-            })?;
+            .map_err(ApiError::Streamer)?;
         Ok(Streamer { jobs })
     }
 

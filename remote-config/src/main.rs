@@ -45,7 +45,10 @@ async fn main() -> ExitCode {
 }
 
 async fn load(ssm_path: Option<String>, secret_id: Option<String>) -> Result<Map<String, Value>, RemoteConfigError> {
-    let config = aws_config::load_from_env().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await;
     let mut variables = Map::new();
     if let Some(path) = ssm_path {
         let client = aws_sdk_ssm::Client::new(&config);
@@ -56,6 +59,15 @@ async fn load(ssm_path: Option<String>, secret_id: Option<String>) -> Result<Map
         secret_variables(&client, &secret, &mut variables).await?;
     }
     Ok(variables)
+}
+
+/// The SDK's own hyper client with rustls over ring (see Cargo.toml for why not aws-lc-rs), trusting
+/// the system's certificate store as the SDK's default client does.
+fn https_client() -> aws_sdk_ssm::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// GetParametersByPath, recursive and decrypted; `/app/prod/DATABASE_URL` under `/app/prod`

@@ -24,20 +24,23 @@ ADMIN = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin", "region
 SETUP_ACTIONS = 11
 
 
-@pytest.fixture(scope="module")
-def moto():
+def start_moto(*args, env=None):
+    """A moto server on a free port; returns (process, port) once it listens."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen([MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port), *args],
+                              env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
     for line in server.stdout:
         if "Running on" in line:
-            break
-    else:
-        pytest.fail("moto_server did not start")
+            return server, port
+    pytest.fail("moto_server did not start")
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server, port = start_moto(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)})
     endpoint = f"http://127.0.0.1:{port}"
     ssm = boto3.client("ssm", endpoint_url=endpoint, **ADMIN)
     secrets = boto3.client("secretsmanager", endpoint_url=endpoint, **ADMIN)
@@ -129,3 +132,38 @@ def test_without_the_settings_the_helper_is_never_run(start_emulator):
     seen = settings(start_emulator, {"WSGI_REMOTE_CONFIG_HELPER": "/nonexistent/helper"}, "DATABASE_URL")
     assert seen["DATABASE_URL"]["at_import"] is None
     assert EMULATOR.exists()
+
+
+@pytest.fixture(scope="module")
+def moto_over_tls(tmp_path_factory):
+    """moto behind HTTPS with a certificate for 127.0.0.1 that only SSL_CERT_FILE trusts: what the
+    helper's TLS (rustls over ring, not the SDK's default aws-lc-rs) must verify and speak."""
+    certs = tmp_path_factory.mktemp("tls")
+    ca, ca_key, cert, key = (certs / name for name in ("ca.pem", "ca-key.pem", "cert.pem", "key.pem"))
+    openssl = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=test CA", "-keyout", str(ca_key), "-out", str(ca))
+    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=127.0.0.1", "-CA", str(ca), "-CAkey", str(ca_key),
+            "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE",
+            "-keyout", str(key), "-out", str(cert))
+    server, port = start_moto("-c", str(cert), "-k", str(key))
+    endpoint = f"https://127.0.0.1:{port}"
+    boto3.client("ssm", endpoint_url=endpoint, verify=str(ca), **ADMIN).put_parameter(
+        Name="/tls/GREETING", Value="over-tls", Type="String")
+    yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "admin", "AWS_SECRET_ACCESS_KEY": "admin",
+           "WSGI_REMOTE_CONFIG_HELPER": HELPER, "WSGI_CONFIG_SSM_PATH": "/tls", "cert": str(ca)}
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_the_helper_fetches_over_tls_and_verifies_the_certificate(moto_over_tls, start_emulator):
+    env = {k: v for k, v in moto_over_tls.items() if k != "cert"}
+    seen = settings(start_emulator, {**env, "SSL_CERT_FILE": moto_over_tls["cert"]}, "GREETING")
+    assert seen["GREETING"]["at_import"] == "over-tls"
+    # Without the certificate in its trust store, the helper refuses the server.
+    code, stdout, stderr = run_invoke("settings_app:app", {"rawPath": "/"},
+                                      env={**env, "SSL_CERT_FILE": "/nonexistent/ca.pem"})
+    assert code == 2, (stdout, stderr)
+    error = json.loads(stdout)
+    assert error["errorType"] == "Runtime.RemoteConfigError"
+    assert "WSGI_CONFIG_SSM_PATH=/tls" in error["errorMessage"]

@@ -105,7 +105,7 @@ nodejs:
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 
 test-layer: layer build ## The layer played as on a managed python3.x runtime (opt/, var/task, var/lang in a temp root)
-	LAMBDA_WSGI_LAYER=$(abspath $(LAYER_ZIP)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
+	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
 	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
 		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py
 
@@ -157,31 +157,23 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
 
-# The layer: one bootstrap per managed Python, linked against glibc 2.34 (Amazon Linux 2023) by
-# cargo-zigbuild, with an rpath to /var/lang/lib only. libpython itself comes from the build
-# machine here, and may need a newer glibc than 2.34: on Lambda it is the runtime's own, so its
-# undefined symbols are allowed (--allow-shlib-undefined); objdump checks ours.
-LAYER_PYTHONS ?= 3.11 3.12 3.13
-LAYER_ZIP := dist/lambda-wsgi-layer-x86_64.zip
-LAYER_TARGET := x86_64-unknown-linux-gnu.2.34
-layer_bootstrap = target/layer-py$(1)/x86_64-unknown-linux-gnu/release/bootstrap
+# The layer: one zip per Lambda architecture, each with one bootstrap per managed Python linked
+# for the glibc of that runtime's OS (2.26 for 3.10 and 3.11, 2.34 for 3.12+) and against the
+# runtime's own libpython by name (layer/build.py says how), plus the exec wrapper and the
+# remote-config helper. The zips are rebuilt only when a source they come from changed.
+LAYER_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
+LAYER_ZIPS := dist/lambda-wsgi-layer-x86_64.zip dist/lambda-wsgi-layer-arm64.zip
+LAYER_SOURCES := Cargo.toml Cargo.lock $(shell find runtime/src runtime/build.rs runtime/Cargo.toml remote-config -type f) \
+	layer/lambda-wsgi layer/build.py layer/libpython_stub.py layer/debian_archive.py
 
-layer: $(VENV)/.layer-tools ## Build dist/lambda-wsgi-layer-x86_64.zip: bootstraps for Python 3.11-3.13 (glibc <= 2.34) + the exec wrapper
-	@set -e; for v in $(LAYER_PYTHONS); do \
-		echo "== layer bootstrap, Python $$v"; \
-		PATH=$(abspath $(VENV))/bin:$$PATH PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/layer-py$$v \
-		LAMBDA_WSGI_LAMBDA_ONLY_RPATH=1 RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined" \
-			$(VENV)/bin/cargo-zigbuild zigbuild --release -p lambda-wsgi --bin bootstrap --target $(LAYER_TARGET); \
-	done
-	@echo "== layer remote-config helper"
-	PATH=$(abspath $(VENV))/bin:$$PATH CARGO_TARGET_DIR=target/layer-helper \
-		$(VENV)/bin/cargo-zigbuild zigbuild --release -p lambda-wsgi-remote-config --target $(LAYER_TARGET)
-	$(VENV_PY) layer/package.py --out $(LAYER_ZIP) --max-glibc 2.34 \
-		--helper target/layer-helper/x86_64-unknown-linux-gnu/release/lambda-wsgi-remote-config \
-		$(foreach v,$(LAYER_PYTHONS),$(v)=$(call layer_bootstrap,$(v)))
+layer: $(LAYER_ZIPS) ## Build dist/lambda-wsgi-layer-{x86_64,arm64}.zip: bootstraps for Python 3.10-3.14 + the exec wrapper + the remote-config helper
+
+$(LAYER_ZIPS) &: $(VENV)/.layer-tools $(LAYER_SOURCES)
+	$(VENV_PY) layer/build.py $(foreach v,$(LAYER_PYTHONS),--python $(v)=$(call python_for,$(v))) $(LAYER_PYTHONS)
 
 $(VENV)/.layer-tools: $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.1
+	rustup target add aarch64-unknown-linux-gnu
 	@touch $@
 
 # Debian's Chromium and its driver, for the Django admin test (browsers cannot be downloaded here).

@@ -7,7 +7,10 @@ points the loader at our stand-in for it). Lambda starts the exec wrapper with t
 command line, `/var/lang/bin/python3.X /var/runtime/bootstrap.py`; so does this test, through the
 emulator.
 
-The layer comes from `make layer` (LAMBDA_WSGI_LAYER); `make test-layer` builds it and runs this.
+The layers come from `make layer` (both zips, in LAMBDA_WSGI_LAYER_DIR); `make test-layer` builds
+them and runs this. Here: what every ELF file in both zips needs from the system, and the x86_64
+bootstraps of the Pythons pyenv has, each run as its managed runtime would run it. The arm64
+bootstraps and Python 3.14 run in roots made of Debian's packages (test_layer_roots.py).
 """
 
 import json
@@ -23,10 +26,21 @@ import pytest
 
 from conftest import APPS, EMULATOR, ROOT, Emulator
 
-LAYER = os.environ.get("LAMBDA_WSGI_LAYER")
+LAYER_DIR = os.environ.get("LAMBDA_WSGI_LAYER_DIR")
+LAYER = LAYER_DIR and str(Path(LAYER_DIR) / "lambda-wsgi-layer-x86_64.zip")
 PYENV = Path.home() / ".pyenv" / "versions"
-pytestmark = pytest.mark.skipif(not LAYER, reason="LAMBDA_WSGI_LAYER is not set: run `make test-layer`")
-MAX_GLIBC = (2, 34)
+pytestmark = pytest.mark.skipif(not LAYER_DIR, reason="LAMBDA_WSGI_LAYER_DIR is not set: run `make test-layer`")
+# Every managed Python the layers serve, and the glibc of the OS its runtime runs on: Amazon Linux 2
+# for python3.10 and 3.11, Amazon Linux 2023 for 3.12 and later (AWS's runtime table).
+GLIBC_OF = {"3.10": (2, 26), "3.11": (2, 26), "3.12": (2, 34), "3.13": (2, 34), "3.14": (2, 34)}
+# Lambda's architecture name -> what `readelf -h` calls its CPU, and what `uname -m` says on it.
+ARCHES = {"x86_64": ("Advanced Micro Devices X86-64", "x86_64"), "arm64": ("AArch64", "aarch64")}
+# What a Lambda environment has for a program to link against, besides the runtime's libpython:
+# glibc's own libraries and the GCC runtime (on Amazon Linux 2 and 2023 alike).
+SYSTEM_LIBRARIES = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libgcc_s.so.1",
+                    "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+# The pyenv Pythons run here as x86_64 managed runtimes; 3.14 and arm64 run in Debian roots.
+PYENV_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
 def python_install(version):
@@ -37,10 +51,27 @@ def python_install(version):
     return found[-1]
 
 
-def layer_versions():
-    with zipfile.ZipFile(LAYER) as layer:
-        return sorted(re.findall(r"bootstrap-py(3\.\d+)$", name)[0] for name in layer.namelist()
-                      if "bootstrap-py" in name)
+def layer_zip(arch):
+    return Path(LAYER_DIR) / f"lambda-wsgi-layer-{arch}.zip"
+
+
+def bootstraps(arch):
+    """{python version: file name} of the bootstraps in that architecture's zip."""
+    with zipfile.ZipFile(layer_zip(arch)) as layer:
+        return {found.group(1): name for name in layer.namelist()
+                if (found := re.fullmatch(r"lambda-wsgi-bin/bootstrap-py(3\.\d+)-(\w+)", name))}
+
+
+def elf(binary):
+    """(CPU, {GLIBC_ versions}, [NEEDED], [RPATH and RUNPATH]) of an ELF file, as readelf and objdump tell."""
+    header = subprocess.run(["readelf", "-h", str(binary)], capture_output=True, text=True, check=True).stdout
+    machine = re.search(r"Machine:\s+(.+)", header).group(1).strip()
+    dynamic = subprocess.run(["readelf", "-d", str(binary)], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+    paths = re.findall(r"\((?:RPATH|RUNPATH)\)\s+Library r(?:un)?path: \[(.+?)\]", dynamic)
+    symbols = subprocess.run(["objdump", "-T", str(binary)], capture_output=True, text=True, check=True).stdout
+    glibc = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", symbols)}
+    return machine, glibc, needed, paths
 
 
 @pytest.fixture(scope="module")
@@ -89,33 +120,62 @@ def start(root, version, handler, tmp_path, *, execution_env=None, env=None):
                     runtime_args=[lang / "bin" / f"python{version}", root / "var" / "runtime" / "bootstrap.py"])
 
 
-def test_the_layer_holds_the_wrapper_and_a_bootstrap_per_python():
-    with zipfile.ZipFile(LAYER) as layer:
+@pytest.mark.parametrize("arch", sorted(ARCHES))
+def test_each_layer_holds_the_wrapper_a_bootstrap_per_python_and_the_helper(arch):
+    with zipfile.ZipFile(layer_zip(arch)) as layer:
         names = set(layer.namelist())
         modes = {info.filename: info.external_attr >> 16 for info in layer.infolist()}
+    machine = ARCHES[arch][1]
     assert "lambda-wsgi" in names
     assert "lambda-wsgi-bin/lambda-wsgi-remote-config" in names
-    assert layer_versions() == ["3.11", "3.12", "3.13"]
+    assert bootstraps(arch) == {v: f"lambda-wsgi-bin/bootstrap-py{v}-{machine}" for v in GLIBC_OF}
     assert all(mode & 0o111 for mode in modes.values()), "every file in the layer must be executable"
 
 
-def test_no_binary_needs_a_glibc_newer_than_amazon_linux_2023(tmp_path):
-    with zipfile.ZipFile(LAYER) as layer:
+@pytest.mark.parametrize("arch", sorted(ARCHES))
+def test_every_elf_file_runs_on_the_os_of_its_python(arch, tmp_path):
+    """CPU, glibc, libraries and library path of every binary: what the loader checks at a cold start."""
+    with zipfile.ZipFile(layer_zip(arch)) as layer:
         layer.extractall(tmp_path)
-    for binary in sorted(tmp_path.glob("lambda-wsgi-bin/bootstrap-*")):
-        dump = subprocess.run(["objdump", "-T", str(binary)], capture_output=True, text=True, check=True).stdout
-        versions = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", dump)}
-        assert versions, f"{binary.name}: no glibc symbols found (not a dynamic binary?)"
-        assert max(versions) <= MAX_GLIBC, f"{binary.name} needs GLIBC_{'.'.join(map(str, max(versions)))}"
-        rpath = subprocess.run(["readelf", "-d", str(binary)], capture_output=True, text=True, check=True).stdout
-        assert "[/var/lang/lib]" in rpath, f"{binary.name}: the rpath must be /var/lang/lib only:\n{rpath}"
+    cpu = ARCHES[arch][0]
+    for version, name in bootstraps(arch).items():
+        machine, glibc, needed, paths = elf(tmp_path / name)
+        assert machine == cpu, f"{name} is for {machine}"
+        assert glibc, f"{name}: no glibc symbols found (not a dynamic binary?)"
+        assert max(glibc) <= GLIBC_OF[version], f"{name} needs GLIBC_{max(glibc)}, more than python{version}'s OS"
+        # The runtime's libpython by its SONAME, found in /var/lang/lib and nowhere else.
+        assert f"libpython{version}.so.1.0" in needed, needed
+        assert set(needed) - {f"libpython{version}.so.1.0"} <= SYSTEM_LIBRARIES, needed
+        assert paths == ["/var/lang/lib"], f"{name}: library paths {paths}"
     helper = tmp_path / "lambda-wsgi-bin" / "lambda-wsgi-remote-config"
-    dump = subprocess.run(["objdump", "-T", str(helper)], capture_output=True, text=True, check=True).stdout
-    versions = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", dump)}
-    assert versions and max(versions) <= MAX_GLIBC, f"the remote-config helper needs GLIBC_{max(versions)}"
+    machine, glibc, needed, paths = elf(helper)
+    assert machine == cpu
+    # One helper serves every Python of the layer: it must load on the oldest OS (Amazon Linux 2).
+    assert glibc and max(glibc) <= min(GLIBC_OF.values()), f"the helper needs GLIBC_{max(glibc)}"
+    assert set(needed) <= SYSTEM_LIBRARIES, needed
+    assert paths == []
 
 
-@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_the_layer_of_the_other_architecture_starts_the_managed_runtime(lambda_root, tmp_path):
+    """The arm64 layer on an x86_64 function: no bootstrap for this CPU, so the wrapper steps aside."""
+    opt = tmp_path / "opt"
+    with zipfile.ZipFile(layer_zip("arm64")) as layer:
+        layer.extractall(opt)
+    (opt / "lambda-wsgi").chmod(0o755)
+    lang = lang_for(lambda_root, "3.11")
+    done = subprocess.run(
+        [str(EMULATOR), "invoke", "--bootstrap", str(opt / "lambda-wsgi"),
+         "--arg", str(lang / "bin" / "python3.11"), "--arg", str(lambda_root / "var" / "runtime" / "bootstrap.py"),
+         "--handler", "app.app", "--task-root", str(lambda_root / "var" / "task"),
+         "--env", "AWS_EXECUTION_ENV=AWS_Lambda_python3.11", "--env", f"LD_LIBRARY_PATH={lang / 'lib'}", "-"],
+        input=b"{}", capture_output=True, timeout=60)
+    assert done.returncode == 2, done.stderr.decode()
+    assert json.loads(done.stdout)["errorType"] == "Fake.ManagedRuntime"
+    assert b"no bootstrap for Python '3.11' on x86_64" in done.stderr
+    assert b"3.11-aarch64" in done.stderr  # the log line says what the layer has
+
+
+@pytest.mark.parametrize("version", PYENV_PYTHONS)
 def test_the_wrapper_runs_the_bootstrap_for_the_runtimes_python(lambda_root, version, tmp_path):
     emulator = start(lambda_root, version, "interpreter_info.app", tmp_path)
     try:
@@ -170,4 +230,4 @@ def test_a_python_without_a_bootstrap_starts_the_managed_runtime(lambda_root, tm
         input=b"{}", capture_output=True, timeout=60)
     assert done.returncode == 2, done.stderr.decode()
     assert json.loads(done.stdout)["errorType"] == "Fake.ManagedRuntime"
-    assert b"no bootstrap for Python '3.9'" in done.stderr
+    assert b"no bootstrap for Python '3.9' on x86_64" in done.stderr

@@ -125,7 +125,7 @@ soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; rep
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000} \
 		--max-concurrency $${SOAK_CONCURRENCY:-1}
 
-bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors; writes bench/RESULTS.md and bench/chart.png (BENCH_ARGS=--repeats 3)
+bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors in alternating slice pairs; writes bench/RESULTS.md and bench/chart.png (BENCH_ARGS="--rounds 9 --runs 2")
 	$(CARGO) build --release -p lambda-wsgi-emulator -p lambda-wsgi-bench-floors
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/run.py --emulator target/release/lambda-wsgi-emulator \
@@ -149,6 +149,10 @@ bench-concurrency-managed: ## bench-concurrency on Python 3.13, as Managed Insta
 	PYO3_PYTHON=$(PY313) CARGO_TARGET_DIR=target/py3.13 $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	.venv-3.13/bin/python bench/concurrency.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py3.13/release/bootstrap --venv .venv-3.13 --peer-execution-env AWS_Lambda_python3.13 $(CONCURRENCY_ARGS)
+
+.PHONY: test-bench
+test-bench: $(VENV)/.installed ## The benchmark's statistics (pairing, median ratio, spread): unit tests, nothing timed
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/bench
 
 bench-micro: ## Criterion micro-benchmarks: event parsing, environ building, response rendering
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(abspath target/py$(PYTHON_VERSION)) $(CARGO) bench -p lambda-wsgi --bench pipeline

@@ -27,12 +27,15 @@ Usage: bench/concurrency.py --emulator PATH --bootstrap PATH [--repeats N] [--in
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from harness import emulator_bench  # noqa: E402
+from pairing import alternate, flatten, pairs, ratios, spread  # noqa: E402
+
 ROOT = BENCH.parent
 APPS = BENCH / "apps"
 EVENT = BENCH / "events" / "http-v2-get.json"
@@ -73,39 +76,20 @@ def runtimes(args):
 
 
 def slice_run(args, spec, concurrency):
-    command = [args.emulator, "bench", "--bootstrap", spec["command"][0], "--handler", spec["handler"],
-               "--task-root", str(APPS), "--max-concurrency", str(concurrency), "--event", str(EVENT),
-               "--invocations", str(args.invocations), "--warmup", str(args.warmup),
-               "--cold-starts", str(args.cold_starts)]
-    for arg in spec["command"][1:]:
-        command += ["--arg", arg]
-    for key, value in spec["env"].items():
-        command += ["--env", f"{key}={value}"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"bench failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    report = json.loads(done.stdout)
-    if report.get("failures"):
-        sys.exit(f"{' '.join(command)}: {report['failures']} invocations failed")
-    return {key: (statistics.median(v) if isinstance(v, list) else v) for key, v in report.items()
-            if key in {k for _, k, _, _ in METRICS} | {"failures", "processes", "rss_after_kb"}}
+    report = emulator_bench(args.emulator, spec, APPS, [EVENT], args.invocations, args.warmup, args.cold_starts,
+                            extra=["--max-concurrency", str(concurrency)])
+    return flatten(report, {k for _, k, _, _ in METRICS} | {"failures", "processes", "rss_after_kb"})
 
 
 def measure(args):
-    """results[N][runtime] = list of per-slice reports, the two runtimes alternating."""
+    """results[N][runtime] = list of per-slice reports, the two runtimes alternating (bench/pairing.py)."""
     specs = runtimes(args)
-    results = {n: {name: [] for name in specs} for n in CONCURRENCY}
-    for repeat in range(args.repeats):
-        for n in CONCURRENCY:
-            order = list(specs) if repeat % 2 == 0 else list(reversed(specs))
-            for name in order:
-                print(f"[{repeat + 1}/{args.repeats}] N={n} {name}", file=sys.stderr, flush=True)
-                results[n][name].append(slice_run(args, specs[name], n))
-    return results
 
+    def run_slice(n, name, round_index):
+        print(f"[{round_index + 1}/{args.repeats}] N={n} {name}", file=sys.stderr, flush=True)
+        return slice_run(args, specs[name], n)
 
-def spread(values):
-    return statistics.median(values), min(values), max(values)
+    return alternate(args.repeats, [(n, OURS, PEER) for n in CONCURRENCY], run_slice)
 
 
 def summarize(results):
@@ -116,12 +100,11 @@ def summarize(results):
         for label, key, _, _ in METRICS:
             ours = [r[key] for r in by_runtime[OURS] if r.get(key) is not None]
             peer = [r[key] for r in by_runtime[PEER] if r.get(key) is not None]
-            pairs = [(a[key], b[key]) for a, b in zip(by_runtime[OURS], by_runtime[PEER])
-                     if a.get(key) is not None and b.get(key)]
+            ratio = spread(ratios(pairs(by_runtime[OURS], by_runtime[PEER], key)))
             summary[n][label] = {
                 "ours": statistics.median(ours) if ours else None,
                 "peer": statistics.median(peer) if peer else None,
-                "ratio": spread([a / b for a, b in pairs]) if pairs else None,
+                "ratio": None if ratio is None else (ratio["median"], ratio["min"], ratio["max"]),
             }
         summary[n]["processes"] = {name: statistics.median(r["processes"] for r in reports)
                                    for name, reports in by_runtime.items()}
@@ -209,7 +192,6 @@ def main():
         PY = f"{PY}, WSGI_WARMUP_PATH={args.warmup_path}"
         START = f"<!-- concurrency-{PY}:start (written by bench/concurrency.py; do not edit by hand) -->"
         END = f"<!-- concurrency-{PY}:end -->"
-    sys.path.insert(0, str(BENCH))
     from run import machine
 
     started = time.monotonic()

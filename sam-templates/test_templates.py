@@ -70,7 +70,8 @@ MANAGED_INSTANCES = "http-api-managed-instances.yaml"
 # The runtimes a template may offer: every one the layer serves, except where the platform
 # feature needs a newer Python. SnapStart for Python: "Python 3.12 and later" (Lambda's SnapStart
 # docs), python3.14 included (cfn-lint's E2530 refuses only python3.10 and 3.11 and older, see
-# test_transformed_lint_has_no_error). Managed Instances: "Python 3.13 and later" (Lambda's
+# test_transformed_lint_has_no_error; aws-cdk-lib 2.275's Runtime.PYTHON_3_14.supports_snap_start
+# is true as well). Managed Instances: "Python 3.13 and later" (Lambda's
 # "Lambda Managed Instances runtimes" page).
 ALLOWED_RUNTIMES = {
     SNAPSTART: ["python3.12", "python3.13", "python3.14"],

@@ -77,7 +77,7 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 	done
 
 # Each Python's run gets its own app venv (LAMBDA_WSGI_APP_VENV); the test tools stay in .venv.
-# Nothing may skip (LAMBDA_WSGI_NO_SKIP); test_layer.py is make test-layer's.
+# Nothing may skip (LAMBDA_WSGI_NO_SKIP); test_layer.py and test_layer_provided.py are make test-layer's.
 test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## End-to-end tests: real bootstrap via the emulator, once per Python version
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
@@ -88,7 +88,7 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 		LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(call app_venv_for,$$v) LAMBDA_WSGI_NO_SKIP=1 \
-			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py tests/e2e; \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py --ignore=tests/e2e/test_layer_provided.py tests/e2e; \
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
@@ -107,7 +107,7 @@ nodejs:
 test-layer: layer build ## The layer played as on a managed python3.x runtime (opt/, var/task, var/lang in a temp root)
 	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
 	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
-		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py tests/e2e/test_layer_provided.py
 
 check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2

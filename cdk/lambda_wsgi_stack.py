@@ -44,6 +44,8 @@ SNAPSTART_MIN_PYTHON = (3, 12)
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 # ELF e_machine of each architecture's binaries (System V ABI: EM_X86_64, EM_AARCH64).
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
+# What `uname -m` says on each architecture: the exec wrapper runs lambda-wsgi-bin/bootstrap-py3.X-<that>.
+UNAME_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 # pip's platform tag for Lambda's wheels (glibc 2.17+, older than Amazon Linux 2's and 2023's).
 PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
@@ -65,33 +67,34 @@ def default_layer_zip(arch: str) -> Path:
     return REPO_ROOT / "dist" / f"lambda-wsgi-layer-{arch}.zip"
 
 
+def bootstrap_name(python: str, arch: str) -> str:
+    """Where the exec wrapper looks for the bootstrap of a Python on an architecture."""
+    return f"lambda-wsgi-bin/bootstrap-py{python}-{UNAME_MACHINES[arch]}"
+
+
 def check_layer_zip(path: Path, python: str, arch: str) -> None:
     """The zip must be a layer this function can run: the exec wrapper at its root (/opt/lambda-wsgi
     once unpacked) and a bootstrap for this Python built for this architecture, where the wrapper
-    looks for it (lambda-wsgi-bin/bootstrap-py3.X). Without one, the wrapper would start the managed
-    runtime instead, which cannot serve a WSGI app."""
+    looks for it (lambda-wsgi-bin/bootstrap-py3.X-<uname -m>). Without one, the wrapper would start
+    the managed runtime instead, which cannot serve a WSGI app."""
+    wanted = bootstrap_name(python, arch)
+    other_arch = f"arch={arch} needs dist/lambda-wsgi-layer-{arch}.zip (or -c layer_zip= a layer built for {arch})"
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            wanted = re.compile(rf"lambda-wsgi-bin/bootstrap-py{re.escape(python)}(?![0-9])")
-            bootstraps = sorted(name for name in names if wanted.match(name))
-            heads = {name: archive.open(name).read(20) for name in bootstraps}
+            head = archive.open(wanted).read(20) if wanted in names else None
     except zipfile.BadZipFile as error:
         raise SettingsError(f"the layer zip {path} is not a zip: {error}") from error
     if EXEC_WRAPPER.removeprefix("/opt/") not in names:
         raise SettingsError(f"the layer zip {path} has no exec wrapper {EXEC_WRAPPER.removeprefix('/opt/')!r} at its root")
-    if not bootstraps:
-        raise SettingsError(
-            f"the layer zip {path} has no bootstrap for Python {python} (lambda-wsgi-bin/bootstrap-py{python}): "
-            "build the layer for that Python, or choose another with -c python=3.X"
-        )
-    for name, head in heads.items():
-        machine = struct.unpack_from("<H", head, 18)[0] if head[:4] == b"\x7fELF" and len(head) == 20 else None
-        if machine != ELF_MACHINES[arch]:
-            raise SettingsError(
-                f"the layer zip {path}: {name} is not an {arch} binary; arch={arch} needs "
-                f"dist/lambda-wsgi-layer-{arch}.zip (or -c layer_zip= a layer built for {arch})"
-            )
+    if head is None:
+        elsewhere = sorted(n for n in names if re.fullmatch(rf"lambda-wsgi-bin/bootstrap-py{re.escape(python)}-\w+", n))
+        hint = (f"it has {', '.join(elsewhere)}: {other_arch}" if elsewhere
+                else "build the layer for that Python, or choose another with -c python=3.X")
+        raise SettingsError(f"the layer zip {path} has no bootstrap for Python {python} on {arch} ({wanted}); {hint}")
+    machine = struct.unpack_from("<H", head, 18)[0] if head[:4] == b"\x7fELF" and len(head) == 20 else None
+    if machine != ELF_MACHINES[arch]:
+        raise SettingsError(f"the layer zip {path}: {wanted} is not an {arch} binary; {other_arch}")
 
 
 def _runtime(python: str) -> lambda_.Runtime:
@@ -233,7 +236,10 @@ class LambdaWsgiStack(cdk.Stack):
             self,
             "LambdaWsgiLayer",
             code=lambda_.Code.from_asset(str(settings.layer_path)),
-            description=f"lambda-wsgi exec wrapper ({EXEC_WRAPPER}) and one bootstrap per Python, {settings.arch}",
+            description=(
+                f"lambda-wsgi exec wrapper ({EXEC_WRAPPER}) and bootstraps for Python "
+                f"{PYTHON_VERSIONS[0]}-{PYTHON_VERSIONS[-1]}, {settings.arch}"
+            ),
             compatible_runtimes=[_runtime(v) for v in PYTHON_VERSIONS],
             compatible_architectures=[settings.architecture],
             removal_policy=cdk.RemovalPolicy.DESTROY,

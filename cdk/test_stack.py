@@ -12,6 +12,7 @@ here, with no index.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import struct
@@ -32,6 +33,7 @@ from lambda_wsgi_stack import (
     PipLocalBundling,
     SettingsError,
     StackSettings,
+    bootstrap_name,
     default_layer_zip,
 )
 
@@ -51,13 +53,30 @@ def _elf_head(arch: str) -> bytes:
     return b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + struct.pack("<HH", 3, machine)
 
 
-def _layer(path: Path, arch: str, pythons: list[str] = PYTHONS, wrapper: bool = True) -> Path:
-    """A stand-in for make layer's zip: the wrapper and a bootstrap per Python (an ELF head only)."""
+# What `uname -m` says on each Lambda architecture (the wrapper's bootstrap names end with it).
+UNAME_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+def _layer(path: Path, arch: str, pythons: list[str] = PYTHONS, wrapper: bool = True,
+           machine: str | None = None) -> Path:
+    """A stand-in for make layer's zip: the wrapper and a bootstrap per Python (an ELF head only),
+    named as the wrapper looks for it on `machine` (by default, the architecture's)."""
     with zipfile.ZipFile(path, "w") as archive:
         if wrapper:
             archive.writestr("lambda-wsgi", "#!/bin/sh\n# a stand-in for the exec wrapper\n")
         for python in pythons:
-            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}", _elf_head(arch))
+            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}-{machine or UNAME_MACHINES[arch]}",
+                             _elf_head(arch))
+    return path
+
+
+def _unsuffixed_layer(path: Path) -> Path:
+    """A layer as `make layer` wrote it before it had one zip per architecture: bootstrap-py3.X,
+    which the wrapper no longer looks for."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("lambda-wsgi", "#!/bin/sh\n# a stand-in for the exec wrapper\n")
+        for python in PYTHONS:
+            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}", _elf_head("x86_64"))
     return path
 
 
@@ -272,14 +291,21 @@ def test_bad_context_is_rejected(layer_zip: Path, context: dict[str, Any], messa
 @pytest.mark.parametrize(
     ("layer", "message"),
     [
-        (lambda p: _layer(p, "arm64"), r"bootstrap-py3\.12 is not an x86_64 binary; arch=x86_64 needs "
-                                        r"dist/lambda-wsgi-layer-x86_64\.zip"),
-        (lambda p: _layer(p, "x86_64", pythons=["3.11", "3.13"]), r"no bootstrap for Python 3\.12"),
-        (lambda p: _layer(p, "x86_64", pythons=["3.120"]), r"no bootstrap for Python 3\.12"),
+        (lambda p: _layer(p, "arm64"),
+         r"no bootstrap for Python 3\.12 on x86_64 \(lambda-wsgi-bin/bootstrap-py3\.12-x86_64\); "
+         r"it has lambda-wsgi-bin/bootstrap-py3\.12-aarch64: arch=x86_64 needs dist/lambda-wsgi-layer-x86_64\.zip"),
+        (lambda p: _layer(p, "arm64", machine="x86_64"),
+         r"bootstrap-py3\.12-x86_64 is not an x86_64 binary; arch=x86_64 needs dist/lambda-wsgi-layer-x86_64\.zip"),
+        (lambda p: _layer(p, "x86_64", pythons=["3.11", "3.13"]), r"no bootstrap for Python 3\.12 on x86_64"),
+        (lambda p: _layer(p, "x86_64", pythons=["3.120"]), r"no bootstrap for Python 3\.12 on x86_64"),
+        # the layer before it had one zip per architecture: names without the machine
+        (_unsuffixed_layer, r"no bootstrap for Python 3\.12 on x86_64 \(lambda-wsgi-bin/bootstrap-py3\.12-x86_64\); "
+                            r"build the layer for that Python"),
         (lambda p: _layer(p, "x86_64", wrapper=False), r"no exec wrapper 'lambda-wsgi' at its root"),
         (lambda p: p.write_text("not a zip") and p, r"is not a zip"),
     ],
-    ids=["wrong-arch", "no-bootstrap-for-python", "3.120-is-not-3.12", "no-wrapper", "not-a-zip"],
+    ids=["arm64-layer", "arm64-binary-named-x86_64", "no-bootstrap-for-python", "3.120-is-not-3.12",
+         "names-without-machine", "no-wrapper", "not-a-zip"],
 )
 def test_layer_zip_that_cannot_serve_is_rejected(tmp_path: Path, layer, message: str) -> None:
     path = tmp_path / "layer.zip"
@@ -290,11 +316,20 @@ def test_layer_zip_that_cannot_serve_is_rejected(tmp_path: Path, layer, message:
 
 
 def test_layer_check_looks_where_the_wrapper_and_make_layer_put_the_bootstraps() -> None:
-    """check_layer_zip's names are layer/package.py's and the wrapper's: if they change, so must it."""
-    assert 'layer_dir/lambda-wsgi-bin/bootstrap-py$version"' in (REPO_ROOT / "layer" / "lambda-wsgi").read_text()
-    package = (REPO_ROOT / "layer" / "package.py").read_text()
-    assert 'add(archive, WRAPPER, "lambda-wsgi")' in package
-    assert 'f"lambda-wsgi-bin/bootstrap-py{version}"' in package
+    """check_layer_zip's names are layer/build.py's and the wrapper's: if they change, so must it."""
+    wrapper = (REPO_ROOT / "layer" / "lambda-wsgi").read_text()
+    assert "machine=$(uname -m)" in wrapper
+    assert 'bootstrap="$layer_dir/lambda-wsgi-bin/bootstrap-py$version-$machine"' in wrapper
+    build = (REPO_ROOT / "layer" / "build.py").read_text()
+    assert 'add(archive, WRAPPER, "lambda-wsgi")' in build
+    assert 'built = out / f"bootstrap-py{version}-{machine}"' in build
+    assert 'binaries.append((f"lambda-wsgi-bin/{built.name}", built))' in build
+    # build.py's ARCHES: Lambda's architecture -> (Rust's CPU, zig's target, `uname -m`).
+    arches = next(node.value for node in ast.parse(build).body
+                  if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "ARCHES")
+    assert {arch: machine for arch, (_, _, machine) in ast.literal_eval(arches).items()} == UNAME_MACHINES
+    assert {arch: bootstrap_name("3.12", arch) for arch in UNAME_MACHINES} == {
+        "x86_64": "lambda-wsgi-bin/bootstrap-py3.12-x86_64", "arm64": "lambda-wsgi-bin/bootstrap-py3.12-aarch64"}
 
 
 def test_python_may_be_given_as_the_runtime_name(layer_zip: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -58,16 +58,25 @@ FAKE_PARAMETERS = {
 }
 
 EXEC_WRAPPER = "/opt/lambda-wsgi"
-LAYER_ZIP = "../dist/lambda-wsgi-layer-x86_64.zip"
-RUNTIMES = ["python3.11", "python3.12", "python3.13"]  # the layer's bootstraps
+# Lambda's architectures (x86_64, arm64), each with the layer zip `make layer` writes for it.
+LAYER_ZIPS = {"x86_64": "../dist/lambda-wsgi-layer-x86_64.zip", "arm64": "../dist/lambda-wsgi-layer-arm64.zip"}
+ARCHITECTURES = list(LAYER_ZIPS)
+# The layer's bootstraps: every managed Python runtime Lambda has from 3.10 on (Lambda's runtime
+# table: python3.10 and 3.11 on Amazon Linux 2, python3.12, 3.13 and 3.14 on Amazon Linux 2023).
+RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
 
 SNAPSTART = "http-api-snapstart.yaml"
 MANAGED_INSTANCES = "http-api-managed-instances.yaml"
 # The runtimes a template may offer: every one the layer serves, except where the platform
-# feature needs a newer Python. SnapStart for Python: python3.12 and later (Lambda's SnapStart
-# docs; cfn-lint's E2530 agrees, see test_transformed_lint_has_no_error). Managed Instances:
-# python3.13 and later (Lambda's "Python runtime for Lambda Managed Instances" page).
-ALLOWED_RUNTIMES = {SNAPSTART: ["python3.12", "python3.13"], MANAGED_INSTANCES: ["python3.13"]}
+# feature needs a newer Python. SnapStart for Python: "Python 3.12 and later" (Lambda's SnapStart
+# docs), python3.14 included (cfn-lint's E2530 refuses only python3.10 and 3.11 and older, see
+# test_transformed_lint_has_no_error; aws-cdk-lib 2.275's Runtime.PYTHON_3_14.supports_snap_start
+# is true as well). Managed Instances: "Python 3.13 and later" (Lambda's
+# "Lambda Managed Instances runtimes" page).
+ALLOWED_RUNTIMES = {
+    SNAPSTART: ["python3.12", "python3.13", "python3.14"],
+    MANAGED_INSTANCES: ["python3.13", "python3.14"],
+}
 DEFAULT_RUNTIME = {MANAGED_INSTANCES: "python3.13"}
 
 
@@ -93,14 +102,21 @@ ARTIFACT_BUCKET = "sam-artifacts-123456789012"
 _LOCAL_URI_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
 
 
+def _s3_key(logical_id: str, local_path: str) -> str:
+    """The S3 key our stand-in for `sam package` gives a resource's upload: its logical id and the
+    name of the local file or directory (so the transformed template says which zip it deploys)."""
+    return f"{logical_id}/{PurePosixPath(local_path).name}"
+
+
 def _packaged(sam: dict[str, Any]) -> dict[str, Any]:
     """What `sam package`/`sam deploy` does before the transform: each local CodeUri/ContentUri
     (after `sam build`) is uploaded and replaced by its S3 URI. The transform accepts only those."""
     for logical_id, resource in sam["Resources"].items():
         prop = _LOCAL_URI_PROPERTY.get(resource["Type"])
         if prop and isinstance(resource["Properties"].get(prop), str):
-            assert not resource["Properties"][prop].startswith("s3://")
-            resource["Properties"][prop] = f"s3://{ARTIFACT_BUCKET}/{logical_id}"
+            local_path = resource["Properties"][prop]
+            assert not local_path.startswith("s3://")
+            resource["Properties"][prop] = f"s3://{ARTIFACT_BUCKET}/{_s3_key(logical_id, local_path)}"
     return sam
 
 
@@ -144,22 +160,36 @@ def test_sam_shape(path: Path) -> None:
     params = sam["Parameters"]
     assert params["PythonRuntime"]["Default"] == DEFAULT_RUNTIME.get(path.name, "python3.12")
     assert params["PythonRuntime"]["AllowedValues"] == _runtimes(path)
-    assert params["Architecture"]["AllowedValues"] == ["x86_64"]
+    assert params["Architecture"]["AllowedValues"] == ARCHITECTURES
+    assert params["Architecture"]["Default"] == "x86_64"
     assert params["WsgiErrorMode"]["AllowedValues"] == ["respond", "raise"]
 
     layers = {k: r for k, r in sam["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"}
-    wsgi_layer = layers["LambdaWsgiLayer"]["Properties"]
-    assert wsgi_layer["ContentUri"] == LAYER_ZIP
-    assert wsgi_layer["CompatibleRuntimes"] == RUNTIMES
-    assert wsgi_layer["CompatibleArchitectures"] == ["x86_64"]
-    assert (HERE / layers["AppDepsLayer"]["Properties"]["ContentUri"] / "requirements.txt").is_file()
+    # One lambda-wsgi layer per architecture, each with the zip `make layer` writes for it.
+    wsgi_layers = {k: r for k, r in layers.items() if r["Properties"]["ContentUri"] in LAYER_ZIPS.values()}
+    assert sorted(r["Properties"]["ContentUri"] for r in wsgi_layers.values()) == sorted(LAYER_ZIPS.values())
+    for layer in wsgi_layers.values():
+        props = layer["Properties"]
+        assert props["CompatibleRuntimes"] == RUNTIMES
+        assert props["CompatibleArchitectures"] == [a for a, z in LAYER_ZIPS.items() if z == props["ContentUri"]]
+        assert "Condition" in layer  # only one of them is created, see test_architecture_picks_its_layers
+    # The example's dependencies, built by `sam build` once per architecture.
+    deps_layers = [r for k, r in layers.items() if k not in wsgi_layers]
+    assert sorted(r["Metadata"]["BuildArchitecture"] for r in deps_layers) == sorted(ARCHITECTURES)
+    for layer in deps_layers:
+        props = layer["Properties"]
+        assert (HERE / props["ContentUri"] / "requirements.txt").is_file()
+        assert props["CompatibleArchitectures"] == [layer["Metadata"]["BuildArchitecture"]]
+        assert props["CompatibleRuntimes"] == RUNTIMES
+        assert layer["Metadata"]["BuildMethod"] in _runtimes(path)
+        assert "Condition" in layer
 
     fn = sam["Resources"]["AppFunction"]["Properties"]
     assert fn["Handler"] == "app.app"
     assert (HERE / fn["CodeUri"] / "app.py").is_file()
     assert fn["Runtime"] == {"Ref": "PythonRuntime"}
     assert fn["Architectures"] == [{"Ref": "Architecture"}]
-    assert {"Ref": "LambdaWsgiLayer"} in fn["Layers"]
+    assert len(fn["Layers"]) == 2  # lambda-wsgi and the app's dependencies, each for the architecture
     env = fn["Environment"]["Variables"]
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == EXEC_WRAPPER
     assert env["WSGI_ERROR_MODE"] == {"Ref": "WsgiErrorMode"}
@@ -179,15 +209,25 @@ def test_transforms(path: Path) -> None:
     assert fn["Runtime"] == {"Ref": "PythonRuntime"}
     assert fn["Environment"]["Variables"]["AWS_LAMBDA_EXEC_WRAPPER"] == EXEC_WRAPPER
 
-    assert fn["Code"] == {"S3Bucket": ARTIFACT_BUCKET, "S3Key": "AppFunction"}
+    assert fn["Code"] == {"S3Bucket": ARTIFACT_BUCKET, "S3Key": "AppFunction/flask"}
     layers = _of_type(cfn, "AWS::Lambda::LayerVersion")
-    assert sorted(layer["Content"]["S3Key"] for layer in layers) == ["AppDepsLayer", "LambdaWsgiLayer"]
-    wsgi_layer = next(layer for layer in layers if layer["Content"]["S3Key"] == "LambdaWsgiLayer")
-    assert wsgi_layer["CompatibleRuntimes"] == RUNTIMES
-    assert wsgi_layer["CompatibleArchitectures"] == ["x86_64"]
-    # Layers are referenced by their (hash-suffixed) logical ids.
+    assert sorted(layer["Content"]["S3Key"] for layer in layers) == [
+        "AppDepsLayerArm64/flask-deps",
+        "AppDepsLayerX86/flask-deps",
+        "LambdaWsgiLayerArm64/lambda-wsgi-layer-arm64.zip",
+        "LambdaWsgiLayerX86/lambda-wsgi-layer-x86_64.zip",
+    ]
+    for layer in layers:
+        assert layer["CompatibleRuntimes"] == RUNTIMES
+    # Layers are referenced by their (hash-suffixed) logical ids, in an Fn::If on the architecture
+    # (which one is created and used: test_architecture_picks_its_layers).
     layer_ids = {k for k, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::LayerVersion"}
-    assert {ref["Ref"] for ref in fn["Layers"]} == layer_ids
+    referenced = set()
+    for choice in fn["Layers"]:
+        condition, if_arm64, if_x86 = choice["Fn::If"]
+        assert condition == "IsArm64"
+        referenced |= {if_arm64["Ref"], if_x86["Ref"]}
+    assert referenced == layer_ids
 
 
 def _invoke_mode(path: Path) -> str:
@@ -198,6 +238,148 @@ def _invoke_mode(path: Path) -> str:
 def test_invoke_mode(path: Path) -> None:
     fn = _one(_translate(path), "AWS::Lambda::Function")
     assert fn["Environment"]["Variables"]["WSGI_INVOKE_MODE"] == _invoke_mode(path)
+
+
+# ---------------------------------------------------------------- architectures
+
+
+def _parameter_values(cfn: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter's value for a deploy with `overrides`: the default, or the fake value."""
+    values = {name: p["Default"] for name, p in cfn["Parameters"].items() if "Default" in p}
+    return {**values, **FAKE_PARAMETERS, **PSEUDO_PARAMETERS, **overrides}
+
+
+def _conditions(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, bool]:
+    """What CloudFormation makes of each condition with these parameter values (Fn::Equals, Not,
+    And, Or, Condition and Ref, the functions a condition may use)."""
+    definitions = cfn.get("Conditions", {})
+
+    def value(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return values[argument]
+        if function == "Condition":
+            return value(definitions[argument])
+        if function == "Fn::Equals":
+            left, right = argument
+            return value(left) == value(right)
+        if function == "Fn::Not":
+            return not value(argument[0])
+        if function == "Fn::And":
+            return all(value(a) for a in argument)
+        if function == "Fn::Or":
+            return any(value(a) for a in argument)
+        raise AssertionError(f"{function} in a condition")
+
+    return {name: bool(value(definition)) for name, definition in definitions.items()}
+
+
+_NO_VALUE = object()
+
+
+def _deployed(cfn: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The template as CloudFormation creates it with these parameter values: resources whose
+    Condition is false left out, each Fn::If replaced by its chosen branch (AWS::NoValue: the
+    property or list item dropped), and each Ref to a parameter replaced by its value."""
+    values = _parameter_values(cfn, overrides)
+    conditions = _conditions(cfn, values)
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            items = [resolve(item) for item in node]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if list(node) == ["Fn::If"]:
+            condition, if_true, if_false = node["Fn::If"]
+            return resolve(if_true if conditions[condition] else if_false)
+        if list(node) == ["Ref"] and node["Ref"] == "AWS::NoValue":
+            return _NO_VALUE
+        if list(node) == ["Ref"] and node["Ref"] in cfn["Parameters"]:
+            return values[node["Ref"]]
+        resolved = {key: resolve(item) for key, item in node.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    created = {k: r for k, r in cfn["Resources"].items() if conditions.get(r.get("Condition"), True)}
+    outputs = {k: o for k, o in cfn.get("Outputs", {}).items() if conditions.get(o.get("Condition"), True)}
+    return {"Resources": resolve(created), "Outputs": resolve(outputs)}
+
+
+def _dangling_references(deployed: dict[str, Any]) -> list[str]:
+    """Every Ref, Fn::GetAtt or DependsOn in the deployed template to a resource it does not
+    create (CloudFormation refuses such a template), except pseudo parameters."""
+    resources = deployed["Resources"]
+    found = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                if key == "Ref" and isinstance(item, str) and item not in PSEUDO_PARAMETERS and item not in resources:
+                    found.append(f"{where}: Ref {item}")
+                elif key == "Fn::GetAtt" and item[0] not in resources:
+                    found.append(f"{where}: Fn::GetAtt {item[0]}")
+                else:
+                    walk(item, where)
+
+    for logical_id, resource in resources.items():
+        walk(resource.get("Properties", {}), logical_id)
+        depends_on = resource.get("DependsOn", [])
+        for target in [depends_on] if isinstance(depends_on, str) else depends_on:
+            if target not in resources:
+                found.append(f"{logical_id}: DependsOn {target}")
+    walk(deployed["Outputs"], "Outputs")
+    return found
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("path", TEMPLATES, ids=_ids(TEMPLATES))
+def test_architecture_picks_its_layers(path: Path, arch: str) -> None:
+    """With Architecture=arch, the stack creates the lambda-wsgi layer from that architecture's
+    zip and not the other's, the example's dependencies built for that architecture, a function
+    (and for Managed Instances, instances) of that architecture using exactly those two layers,
+    and nothing that refers to a resource left out by the conditions."""
+    sam = _load(path)
+    deployed = _deployed(_translate(path), {"Architecture": arch})
+    assert not _dangling_references(deployed)
+
+    layers = {k: r["Properties"] for k, r in deployed["Resources"].items() if r["Type"] == "AWS::Lambda::LayerVersion"}
+    keys = sorted(layer["Content"]["S3Key"] for layer in layers.values())
+    zips = [PurePosixPath(k).name for k in keys if k.endswith(".zip")]
+    assert zips == [PurePosixPath(LAYER_ZIPS[arch]).name]
+    other_zips = [PurePosixPath(z).name for a, z in LAYER_ZIPS.items() if a != arch]
+    assert not [z for z in other_zips if z in json.dumps(deployed)]
+    for layer in layers.values():
+        assert layer["CompatibleArchitectures"] == [arch]
+    # The dependency layer that is created is the one `sam build` builds for this architecture.
+    deps = [k.split("/")[0] for k in keys if not k.endswith(".zip")]
+    assert [sam["Resources"][d]["Metadata"]["BuildArchitecture"] for d in deps] == [arch]
+
+    fn = _one(deployed, "AWS::Lambda::Function")
+    assert fn["Architectures"] == [arch]
+    assert sorted(ref["Ref"] for ref in fn["Layers"]) == sorted(layers)
+    assert deployed["Outputs"]["LambdaWsgiLayerArn"]["Value"] in [
+        {"Ref": k} for k, layer in layers.items() if layer["Content"]["S3Key"].endswith(".zip")
+    ]
+    for provider in _of_type(deployed, "AWS::Lambda::CapacityProvider"):
+        assert provider["InstanceRequirements"]["Architectures"] == [arch]
+
+
+def test_deployed_template_helpers_see_a_wrong_choice() -> None:
+    """The control for test_architecture_picks_its_layers: with the branches of the function's
+    Fn::If swapped, the arm64 stack would use the x86_64 layers, which it does not create."""
+    cfn = _translate(HERE / "http-api.yaml")
+    fn = next(r for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    for choice in fn["Properties"]["Layers"]:
+        condition, if_true, if_false = choice["Fn::If"]
+        choice["Fn::If"] = [condition, if_false, if_true]
+    deployed = _deployed(cfn, {"Architecture": "arm64"})
+    dangling = _dangling_references(deployed)
+    assert len(dangling) == 2 and all(d.startswith("AppFunction: Ref ") and "X86" in d for d in dangling), dangling
 
 
 def _with_runtime(cfn: dict[str, Any], runtime: str) -> dict[str, Any]:

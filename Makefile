@@ -59,7 +59,7 @@ bootstrap-%:
 	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
 	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
 
-test: lint test-rust test-python test-templates test-cdk test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the CDK app, the layer
+test: lint test-rust test-python test-templates test-cdk test-bench test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the CDK app, the benchmark statistics, the layer
 
 lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
 	$(CARGO) fmt --all -- --check

@@ -189,6 +189,20 @@ $(VENV)/.layer-tools: $(VENV)/.installed
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
+# aarch64 binaries run here under Debian's qemu-user-static, in a chroot too: binfmt_misc mounted, the
+# aarch64 handler registered with the F flag (the kernel opens qemu at registration, so the chroot needs
+# no qemu of its own). For the layer's arm64 bootstraps (tests/e2e/test_layer_roots.py).
+.PHONY: qemu-user
+qemu-user:
+	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	[ -x /usr/bin/qemu-aarch64-static ] || { $$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static; }; \
+	[ -e /proc/sys/fs/binfmt_misc/register ] || $$sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
+	handler=/proc/sys/fs/binfmt_misc/qemu-aarch64; \
+	if [ -e $$handler ] && ! grep -q '^flags:.*F' $$handler; then echo -1 | $$sudo tee $$handler >/dev/null; fi; \
+	[ -e $$handler ] || $$sudo sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register'; \
+	grep -q '^flags:.*F' $$handler || { echo "qemu-user: the aarch64 binfmt handler has no F flag:"; cat $$handler; exit 1; }
+
 # Debian's PostgreSQL, when no /usr/lib/postgresql/*/bin/initdb exists. The tests run their own
 # server on a temporary directory and port (tests/e2e/pg_server.py), as an unprivileged user.
 install-postgresql:

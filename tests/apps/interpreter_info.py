@@ -1,6 +1,7 @@
 """Reports which interpreter and libpython actually run, and sys.path, for the packaging test."""
 
 import json
+import platform
 import sys
 import sysconfig
 
@@ -14,6 +15,7 @@ def app(environ, start_response):
                 break
     body = {
         "version": list(sys.version_info[:3]),
+        "machine": platform.machine(),
         "prefix": sys.prefix,
         "libdir": sysconfig.get_config_var("LIBDIR"),
         "libpython": libpython,

@@ -88,7 +88,7 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 		LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(call app_venv_for,$$v) LAMBDA_WSGI_NO_SKIP=1 \
-			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py tests/e2e; \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py --ignore=tests/e2e/test_layer_roots.py tests/e2e; \
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
@@ -108,6 +108,11 @@ test-layer: layer build ## The layer played as on a managed python3.x runtime (o
 	LAMBDA_WSGI_LAYER=$(abspath $(LAYER_ZIP)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
 	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
 		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py
+
+# Needs root (chroot, mount): Debian roots in target/debian-roots, their packages cached in target/debian-cache.
+test-layer-roots: layer build qemu-user ## The layer's bootstraps chrooted in roots of Debian packages: arm64 under qemu-user (3.11, 3.13, 3.14), amd64 (3.11, 3.14)
+	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
+		$(VENV)/bin/pytest -q -p no:cacheprovider --durations=0 tests/e2e/test_layer_roots.py
 
 check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
@@ -192,7 +197,7 @@ $(VENV)/.layer-tools: $(VENV)/.installed
 # aarch64 binaries run here under Debian's qemu-user-static, in a chroot too: binfmt_misc mounted, the
 # aarch64 handler registered with the F flag (the kernel opens qemu at registration, so the chroot needs
 # no qemu of its own). For the layer's arm64 bootstraps (tests/e2e/test_layer_roots.py).
-.PHONY: qemu-user
+.PHONY: qemu-user test-layer-roots
 qemu-user:
 	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	[ -x /usr/bin/qemu-aarch64-static ] || { $$sudo apt-get update -qq && \

@@ -1,6 +1,7 @@
 """Reports which interpreter and libpython actually run, and sys.path, for the packaging test."""
 
 import json
+import os
 import platform
 import sys
 import sysconfig
@@ -20,6 +21,7 @@ def app(environ, start_response):
         "libdir": sysconfig.get_config_var("LIBDIR"),
         "libpython": libpython,
         "sys_path": sys.path,
+        "cwd": os.getcwd(),
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -84,7 +84,8 @@ class Index:
         self.suite, self.arch, self.cache = suite, arch, Path(cache)
         self.cache.mkdir(parents=True, exist_ok=True)
         path = self.cache / f"Packages-{suite}-{arch}"
-        if refresh or not path.exists() or time.time() - path.stat().st_mtime > INDEX_MAX_AGE:
+        self.fresh = refresh or not path.exists() or time.time() - path.stat().st_mtime > INDEX_MAX_AGE
+        if self.fresh:
             path.write_bytes(self._download())
         self.packages, self.providers = {}, {}
         for paragraph in parse_paragraphs(path.read_text(encoding="utf-8", errors="replace")):
@@ -166,7 +167,7 @@ def _names(field):
     return names
 
 
-def build_root(root, suite, arch, packages, cache=DEFAULT_CACHE, log=print):
+def build_root(root, suite, arch, packages, cache=DEFAULT_CACHE, log=print, refresh=False):
     """Builds (or finds already built) a root of `packages` and their dependencies. Returns the
     timings in seconds: index, download, extract (zero for a root already built)."""
     root, cache = Path(root), Path(cache)
@@ -175,12 +176,19 @@ def build_root(root, suite, arch, packages, cache=DEFAULT_CACHE, log=print):
     if stamp.exists() and json.loads(stamp.read_text()) == key:
         return {"index": 0.0, "download": 0.0, "extract": 0.0, "downloaded": 0, "cached": True}
     started = time.monotonic()
-    index = Index(suite, arch, cache)
+    index = Index(suite, arch, cache, refresh)
     names = index.closure(packages)
     timings = {"index": time.monotonic() - started}
     started, downloaded, debs = time.monotonic(), 0, []
     for name in names:
-        path, fresh = index.download(name)
+        try:
+            path, fresh = index.download(name)
+        except DebianRootError:
+            if index.fresh:
+                raise
+            # A cached index of a moving suite can name a .deb the pool no longer has: once
+            # more with today's index.
+            return build_root(root, suite, arch, packages, cache, log, refresh=True)
         downloaded += fresh
         debs.append(path)
     timings["download"], timings["downloaded"] = time.monotonic() - started, downloaded

@@ -172,10 +172,12 @@ def lambda_roots(request):
     """Roots built on first use, once per module; what each cost goes to the terminal."""
     built = {}
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
 
     def report(line):
-        if terminal is not None:
-            terminal.write_line(f"\n{line}")
+        if terminal is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                terminal.write_line(f"\n{line}")
 
     def get(case):
         if case not in built:
@@ -231,6 +233,7 @@ def test_the_bootstrap_for_the_roots_python_and_machine_serves(lambda_roots, ent
     # The runtime's libpython, found by the rpath in /var/lang/lib.
     assert info["libpython"] == f"/var/lang/lib/libpython{version}.so.1.0", info["libpython"]
     assert info["sys_path"][0] == "/var/task"
+    assert info["cwd"] == "/var/task"
     assert "lambda-wsgi: no bootstrap" not in emulator.logs()
 
 

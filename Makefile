@@ -88,7 +88,7 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 		LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(call app_venv_for,$$v) LAMBDA_WSGI_NO_SKIP=1 \
-			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py --ignore=tests/e2e/test_layer_roots.py tests/e2e; \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py --ignore=tests/e2e/test_layer_roots.py --ignore=tests/e2e/test_debian_root.py tests/e2e; \
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
@@ -112,7 +112,7 @@ test-layer: layer build ## The layer played as on a managed python3.x runtime (o
 # Needs root (chroot, mount): Debian roots in target/debian-roots, their packages cached in target/debian-cache.
 test-layer-roots: layer build qemu-user ## The layer's bootstraps chrooted in roots of Debian packages: arm64 under qemu-user (3.11, 3.13, 3.14), amd64 (3.11, 3.14)
 	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
-		$(VENV)/bin/pytest -q -p no:cacheprovider --durations=0 tests/e2e/test_layer_roots.py
+		$(VENV)/bin/pytest -q -p no:cacheprovider --durations=0 tests/e2e/test_debian_root.py tests/e2e/test_layer_roots.py
 
 check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2

@@ -3,8 +3,9 @@ filesystem, for an architecture this machine may not be (arm64 runs under qemu-u
 
     python3 tests/e2e/debian_root.py --suite bookworm --arch arm64 --root /tmp/root python3.11 libpython3.11
 
-Reads the archive's index (dists/<suite>/InRelease, then main/binary-<arch>/Packages.xz, checked
-against the SHA256 that InRelease lists), resolves the dependency closure of the packages asked for
+Reads the archive's index (dists/<suite>/InRelease, its signature checked by gpgv against
+Debian's archive keys, then main/binary-<arch>/Packages.xz, checked against the SHA256 that
+InRelease lists), resolves the dependency closure of the packages asked for
 (Depends and Pre-Depends; the first alternative the archive has, real or provided; versions are
 ignored, since one suite's index holds one version of each), downloads the .debs into a cache
 keyed by file name (each checked against the SHA256 in Packages; a rerun downloads nothing) and
@@ -41,6 +42,7 @@ INDEX_MAX_AGE = 24 * 3600
 SKIP = {"debconf", "debconf-2.0", "cdebconf", "perl-base", "dpkg", "install-info", "init-system-helpers",
         "usrmerge", "usr-is-merged", "sensible-utils"}
 STAMP = ".debian-root.json"
+KEYRING = os.environ.get("LAMBDA_WSGI_DEBIAN_KEYRING", "/usr/share/keyrings/debian-archive-keyring.gpg")
 
 
 class DebianRootError(Exception):
@@ -95,7 +97,7 @@ class Index:
                 self.providers.setdefault(provided, name)
 
     def _download(self):
-        release = _fetch(f"{MIRROR}/dists/{self.suite}/InRelease").decode("utf-8", errors="replace")
+        release = verified(_fetch(f"{MIRROR}/dists/{self.suite}/InRelease"), self.suite)
         member = f"main/binary-{self.arch}/Packages.xz"
         listed = re.search(r"^SHA256:\n((?: .*\n?)+)", release, re.M)
         expected = None
@@ -155,6 +157,21 @@ class Index:
         partial.write_bytes(data)
         partial.rename(path)
         return path, True
+
+
+def verified(signed, suite):
+    """The text of an InRelease file whose signature gpgv checked against Debian's archive keys."""
+    if not shutil.which("gpgv") or not Path(KEYRING).exists():
+        raise DebianRootError(f"cannot check {suite}'s InRelease: gpgv and {KEYRING} are needed "
+                              "(apt-get install gpgv debian-archive-keyring)")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "InRelease"
+        path.write_bytes(signed)
+        done = subprocess.run(["gpgv", "--keyring", KEYRING, "--output", "-", str(path)], capture_output=True)
+    if done.returncode != 0:
+        raise DebianRootError(f"{suite}'s InRelease: no good signature from a key in {KEYRING}:\n"
+                              f"{done.stderr.decode(errors='replace')}")
+    return done.stdout.decode("utf-8", errors="replace")
 
 
 def _names(field):

@@ -45,6 +45,10 @@ STAMP = ".debian-root.json"
 KEYRING = os.environ.get("LAMBDA_WSGI_DEBIAN_KEYRING", "/usr/share/keyrings/debian-archive-keyring.gpg")
 
 
+# The indexes read in this process: parsing one takes seconds, and a test session builds several roots.
+_INDEXES = {}
+
+
 class DebianRootError(Exception):
     pass
 
@@ -85,12 +89,13 @@ class Index:
     def __init__(self, suite, arch, cache=DEFAULT_CACHE, refresh=False):
         self.suite, self.arch, self.cache = suite, arch, Path(cache)
         self.cache.mkdir(parents=True, exist_ok=True)
-        path = self.cache / f"Packages-{suite}-{arch}"
+        path = self.cache / f"Packages-{suite}-{arch}.xz"
         self.fresh = refresh or not path.exists() or time.time() - path.stat().st_mtime > INDEX_MAX_AGE
         if self.fresh:
             path.write_bytes(self._download())
         self.packages, self.providers = {}, {}
-        for paragraph in parse_paragraphs(path.read_text(encoding="utf-8", errors="replace")):
+        text = lzma.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+        for paragraph in parse_paragraphs(text):
             name = paragraph["Package"]
             self.packages.setdefault(name, paragraph)
             for provided in _names(paragraph.get("Provides", "")):
@@ -110,7 +115,7 @@ class Index:
         compressed = _fetch(f"{MIRROR}/dists/{self.suite}/{member}")
         if _sha256(compressed) != expected:
             raise DebianRootError(f"{self.suite} {member}: SHA256 differs from InRelease's")
-        return lzma.decompress(compressed)
+        return compressed
 
     def resolve(self, name):
         """The real package for a name: itself, or the first package that provides it."""
@@ -193,7 +198,9 @@ def build_root(root, suite, arch, packages, cache=DEFAULT_CACHE, log=print, refr
     if stamp.exists() and json.loads(stamp.read_text()) == key:
         return {"index": 0.0, "download": 0.0, "extract": 0.0, "downloaded": 0, "cached": True}
     started = time.monotonic()
-    index = Index(suite, arch, cache, refresh)
+    known = _INDEXES.get((suite, arch, cache))
+    index = known if known is not None and not refresh else Index(suite, arch, cache, refresh)
+    _INDEXES[(suite, arch, cache)] = index
     names = index.closure(packages)
     timings = {"index": time.monotonic() - started}
     started, downloaded, debs = time.monotonic(), 0, []

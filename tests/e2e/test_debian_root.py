@@ -2,6 +2,7 @@
 and the stamp. (test_layer_roots.py builds real roots from the archive.)"""
 
 import hashlib
+import lzma
 import subprocess
 
 import pytest
@@ -48,7 +49,8 @@ SHA256: 00
 def index(tmp_path):
     """An Index read from a fresh cached Packages file: no network."""
     app = b"the app's .deb"
-    (tmp_path / "Packages-testing-arm64").write_text(PACKAGES.format(app_sha=hashlib.sha256(app).hexdigest()))
+    (tmp_path / "Packages-testing-arm64.xz").write_bytes(
+        lzma.compress(PACKAGES.format(app_sha=hashlib.sha256(app).hexdigest()).encode()))
     index = debian_root.Index("testing", "arm64", tmp_path)
     index.app_bytes = app
     return index
@@ -107,8 +109,9 @@ def test_a_root_is_unpacked_on_merged_usr_and_built_once(tmp_path, monkeypatch):
     data = deb.read_bytes()
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "Packages-testing-arm64").write_text(
-        f"Package: hello\nFilename: pool/main/h/hello/hello_1_all.deb\nSHA256: {hashlib.sha256(data).hexdigest()}\n")
+    (cache / "Packages-testing-arm64.xz").write_bytes(lzma.compress(
+        f"Package: hello\nFilename: pool/main/h/hello/hello_1_all.deb\nSHA256: {hashlib.sha256(data).hexdigest()}\n"
+        .encode()))
     monkeypatch.setattr(debian_root, "_fetch", lambda url: data)
     root = tmp_path / "root"
     first = debian_root.build_root(root, "testing", "arm64", ["hello"], cache, log=lambda line: None)

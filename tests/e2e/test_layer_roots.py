@@ -19,7 +19,7 @@ away with it) and `chroot`. An arm64 root's binaries run under qemu-user (`make 
 registers the aarch64 handler with binfmt_misc's F flag, so the kernel runs qemu from outside
 the chroot); `uname -m` then says aarch64 and the wrapper picks the arm64 bootstrap.
 
-Needs root (chroot, mount). `make test-layer` sets LAMBDA_WSGI_LAYER_DIR (the directory of
+Needs root (chroot, mount). `make test-layer-roots` sets LAMBDA_WSGI_LAYER_DIR (the directory of
 lambda-wsgi-layer-x86_64.zip and lambda-wsgi-layer-arm64.zip). Debian's packages are cached in
 target/debian-cache and the roots kept in target/debian-roots: a second run downloads nothing.
 """

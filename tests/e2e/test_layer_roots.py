@@ -96,7 +96,7 @@ def privileged_prefix():
 
 def layer_zip(arch):
     if not LAYER_DIR:
-        pytest.fail("LAMBDA_WSGI_LAYER_DIR is not set: run `make test-layer`")
+        pytest.fail("LAMBDA_WSGI_LAYER_DIR is not set: run `make test-layer-roots`")
     path = Path(LAYER_DIR) / f"lambda-wsgi-layer-{ARCHES[arch][0]}.zip"
     if not path.exists():
         pytest.fail(f"no {path}: `make layer` builds it")

@@ -198,7 +198,7 @@ $(VENV)/.layer-tools: $(VENV)/.installed
 # aarch64 handler registered with the F flag (the kernel opens qemu at registration, so the chroot needs
 # no qemu of its own). For the layer's arm64 bootstraps (tests/e2e/test_layer_roots.py).
 .PHONY: qemu-user test-layer-roots
-qemu-user:
+qemu-user: ## Debian's qemu-user-static, its aarch64 binfmt handler registered with the F flag (runs in a chroot)
 	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	[ -x /usr/bin/qemu-aarch64-static ] || { $$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static; }; \

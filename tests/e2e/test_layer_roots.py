@@ -127,6 +127,7 @@ def build_lambda_root(arch, suite, version, report):
         # /bin/sh, and what the wrapper runs: dirname, basename, uname (coreutils), sed; Lambda has them.
         "dash", "coreutils", "sed"])
     timings["root"] = time.monotonic() - started
+    # No Debian package ships anything in /opt or /var of these roots: both are Lambda's, made afresh.
     for directory in ("opt", "var"):
         if (root / directory).exists():
             shutil.rmtree(root / directory)
@@ -137,10 +138,12 @@ def build_lambda_root(arch, suite, version, report):
         for info in layer.infolist():
             (opt / info.filename).chmod(info.external_attr >> 16 & 0o777)
     # A dependencies layer, as a user builds one for this platform and Python.
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "--target", str(opt / "python"), "--platform", ARCHES[arch][2], "--python-version", version,
-                    "--only-binary=:all:", "-r", str(ROOT / "examples" / "flask" / "requirements.txt")],
-                   check=True, capture_output=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                          "--target", str(opt / "python"), "--platform", ARCHES[arch][2], "--python-version", version,
+                          "--only-binary=:all:", "-r", str(ROOT / "examples" / "flask" / "requirements.txt")],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        pytest.fail(f"pip could not install Flask for {arch} Python {version}:\n{pip.stdout}{pip.stderr}")
     timings["layers"] = time.monotonic() - started
     lang = root / "var" / "lang"
     (lang / "bin").mkdir(parents=True)

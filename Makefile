@@ -88,7 +88,7 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 		LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(call app_venv_for,$$v) LAMBDA_WSGI_NO_SKIP=1 \
-			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore=tests/e2e/test_layer.py --ignore=tests/e2e/test_layer_provided.py tests/e2e; \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore-glob='tests/e2e/test_layer*.py' --ignore=tests/e2e/test_debian_root.py tests/e2e; \
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
@@ -104,10 +104,14 @@ nodejs:
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 
-test-layer: layer build ## The layer played as on a managed python3.x runtime (opt/, var/task, var/lang in a temp root)
-	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
+# The layer played as on a managed python3.x runtime: the x86_64 bootstraps of pyenv's Pythons in a
+# temp root, the provided.al2023 route, and (needs root: chroot, mount) every other Python and arm64
+# under qemu-user in roots of Debian's packages (target/debian-roots, .debs cached in target/debian-cache).
+test-layer: layer build qemu-user ## The layers' ELF files checked, then served through the emulator: x86_64 3.10-3.13 (pyenv), 3.14 and arm64 3.11/3.13/3.14 in Debian roots
+	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
 	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
-		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py tests/e2e/test_layer_provided.py
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py tests/e2e/test_layer_provided.py \
+			tests/e2e/test_debian_root.py tests/e2e/test_layer_roots.py
 
 check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
@@ -184,6 +188,20 @@ $(VENV)/.layer-tools: $(VENV)/.installed
 /usr/bin/chromedriver:
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+# aarch64 binaries run here under Debian's qemu-user-static, in a chroot too: binfmt_misc mounted, the
+# aarch64 handler registered with the F flag (the kernel opens qemu at registration, so the chroot needs
+# no qemu of its own). For the layer's arm64 bootstraps (tests/e2e/test_layer_roots.py).
+.PHONY: qemu-user
+qemu-user: ## Debian's qemu-user-static, its aarch64 binfmt handler registered with the F flag (runs in a chroot)
+	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	[ -x /usr/bin/qemu-aarch64-static ] || { $$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static; }; \
+	[ -e /proc/sys/fs/binfmt_misc/register ] || $$sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
+	handler=/proc/sys/fs/binfmt_misc/qemu-aarch64; \
+	if [ -e $$handler ] && ! grep -q '^flags:.*F' $$handler; then echo -1 | $$sudo tee $$handler >/dev/null; fi; \
+	[ -e $$handler ] || $$sudo sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register'; \
+	grep -q '^flags:.*F' $$handler || { echo "qemu-user: the aarch64 binfmt handler has no F flag:"; cat $$handler; exit 1; }
 
 # Debian's PostgreSQL, when no /usr/lib/postgresql/*/bin/initdb exists. The tests run their own
 # server on a temporary directory and port (tests/e2e/pg_server.py), as an unprivileged user.

@@ -1,6 +1,8 @@
 """Reports which interpreter and libpython actually run, and sys.path, for the packaging test."""
 
 import json
+import os
+import platform
 import sys
 import sysconfig
 
@@ -14,10 +16,12 @@ def app(environ, start_response):
                 break
     body = {
         "version": list(sys.version_info[:3]),
+        "machine": platform.machine(),
         "prefix": sys.prefix,
         "libdir": sysconfig.get_config_var("LIBDIR"),
         "libpython": libpython,
         "sys_path": sys.path,
+        "cwd": os.getcwd(),
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -172,7 +172,7 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 LAYER_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
 LAYER_ZIPS := dist/lambda-wsgi-layer-x86_64.zip dist/lambda-wsgi-layer-arm64.zip
 LAYER_SOURCES := Cargo.toml Cargo.lock $(shell find runtime/src runtime/build.rs runtime/Cargo.toml remote-config -type f) \
-	layer/lambda-wsgi layer/build.py layer/libpython_stub.py layer/debian_archive.py
+	layer/lambda-wsgi layer/build.py layer/libpython_stub.py layer/debian_root.py
 
 layer: $(LAYER_ZIPS) ## Build dist/lambda-wsgi-layer-{x86_64,arm64}.zip: bootstraps for Python 3.10-3.14 + the exec wrapper + the remote-config helper
 

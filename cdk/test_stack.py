@@ -39,7 +39,7 @@ from lambda_wsgi_stack import (
 
 HERE = Path(__file__).resolve().parent
 CDK_JSON = json.loads((HERE / "cdk.json").read_text())
-# Layers are unpacked into /opt (AWS Lambda docs, "Lambda layers"); layer/package.py puts the
+# Layers are unpacked into /opt (AWS Lambda docs, "Lambda layers"); layer/build.py puts the
 # wrapper at the zip's root as lambda-wsgi.
 EXEC_WRAPPER = "/opt/lambda-wsgi"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]

@@ -35,7 +35,7 @@ import time
 import zipfile
 from pathlib import Path
 
-import debian_archive
+import debian_root
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "target" / "layer"
@@ -64,11 +64,13 @@ def reference_libpython(version, python):
         if library.exists():
             return library
     suite, arch = DEBIAN_REFERENCE
-    entry = debian_archive.index(suite, arch).get(f"libpython{version}")
-    if entry is None:
+    index = debian_root.Index(suite, arch)
+    if f"libpython{version}" not in index.packages:
         sys.exit(f"Python {version}: no local libpython (--python {version}=PATH) and none in Debian {suite}")
+    deb, _ = index.download(f"libpython{version}")
     unpacked = LAYER / "reference" / f"py{version}"
-    debian_archive.unpack(debian_archive.deb(entry), unpacked)
+    unpacked.mkdir(parents=True, exist_ok=True)
+    debian_root.extract(deb, unpacked)
     return next(unpacked.glob(f"usr/lib/*/libpython{version}.so.1.0"))
 
 

@@ -4,10 +4,13 @@ and the stamp. (test_layer_roots.py builds real roots from the archive.)"""
 import hashlib
 import lzma
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-import debian_root
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layer"))
+import debian_root  # noqa: E402  (layer/: the layer's build uses it too)
 
 PACKAGES = """\
 Package: app

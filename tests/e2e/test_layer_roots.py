@@ -35,7 +35,8 @@ from pathlib import Path
 
 import pytest
 
-import debian_root
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layer"))
+import debian_root  # noqa: E402  (layer/: the layer's build uses it too)
 from conftest import APPS, EMULATOR, ROOT, Emulator
 
 LAYER_DIR = os.environ.get("LAMBDA_WSGI_LAYER_DIR")

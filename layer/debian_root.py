@@ -1,7 +1,7 @@
 """A root directory made of Debian packages: a stand-in for a Lambda execution environment's
 filesystem, for an architecture this machine may not be (arm64 runs under qemu-user).
 
-    python3 tests/e2e/debian_root.py --suite bookworm --arch arm64 --root /tmp/root python3.11 libpython3.11
+    python3 layer/debian_root.py --suite bookworm --arch arm64 --root /tmp/root python3.11 libpython3.11
 
 Reads the archive's index (dists/<suite>/InRelease, its signature checked by gpgv against
 Debian's archive keys, then main/binary-<arch>/Packages.xz, checked against the SHA256 that
@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 MIRROR = os.environ.get("LAMBDA_WSGI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "target" / "debian-cache"
+DEFAULT_CACHE = Path(__file__).resolve().parents[1] / "target" / "debian-cache"
 # The index of a suite that moves (sid, forky) is fetched again after this long; its .debs leave
 # the pool once superseded, so an old index can name files that are gone.
 INDEX_MAX_AGE = 24 * 3600

@@ -61,9 +61,13 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
     })
 }
 
+/// support.py, and the source of support_later.py for it to compile on first use (most cold
+/// starts never need it).
 fn load_support(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let code = CString::new(include_str!("support.py")).expect("BUG: support.py contains a NUL byte");
-    PyModule::from_code(py, &code, c"lambda_wsgi_support.py", c"lambda_wsgi_support")
+    let support = PyModule::from_code(py, &code, c"lambda_wsgi_support.py", c"lambda_wsgi_support")?;
+    support.setattr("_LATER_SOURCE", include_str!("support_later.py"))?;
+    Ok(support)
 }
 
 fn setup_sys_path(py: Python<'_>, support: &Bound<'_, PyModule>, config: &Config) -> PyResult<()> {

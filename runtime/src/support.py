@@ -102,148 +102,10 @@ def setup_logging(log_format, log_level):
     logging.basicConfig() at import keeps these, as on the managed runtime, and an app that never
     logs does not pay for importing logging (with re, enum, string and traceback) at init."""
     if "logging" in sys.modules:
-        _configure_logging(log_format, log_level)
+        _later()["_configure_logging"](log_format, log_level)
     else:
-        sys.meta_path.insert(0, _AfterImport("logging", lambda: _configure_logging(log_format, log_level)))
-
-
-def _configure_logging(log_format, log_level):
-    import logging
-    import time
-
-    class _RequestId(logging.Filter):
-        def filter(self, record):
-            record.aws_request_id = _request_id
-            return True
-
-    logging.Formatter.converter = time.gmtime
-    handler = logging.StreamHandler(sys.stdout)
-    if log_format == "json":
-        handler.setFormatter(_json_log_formatter(logging)())
-    else:
-        handler.setFormatter(logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"))
-    handler.addFilter(_RequestId())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    if isinstance(logging.getLevelName(log_level or ""), int):
-        root.setLevel(log_level)
-
-
-def _json_log_formatter(logging):
-    """The JSON formatter class (made once logging is imported)."""
-    import json
-    import traceback
-
-    # LogRecord attributes that are not extra fields of the JSON line.
-    record_fields = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"aws_request_id", "message"}
-
-    class JsonLogFormatter(logging.Formatter):
-        """One JSON object per record, with the managed Python runtime's fields: timestamp, level,
-        message (a dict logged with no arguments stays an object), logger, requestId, and for
-        exceptions errorType, errorMessage, stackTrace and location; `extra` fields are kept."""
-
-        def __init__(self):
-            super().__init__(datefmt="%Y-%m-%dT%H:%M:%SZ")
-
-        def format(self, record):
-            level = min(50, max(0, record.levelno)) // 10 * 10
-            exc_info = record.exc_info
-            line = {
-                "timestamp": self.formatTime(record, self.datefmt),
-                "level": logging.getLevelName(level),
-                "message": record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage(),
-                "logger": record.name,
-                "requestId": getattr(record, "aws_request_id", None) or None,
-            }
-            if exc_info and exc_info[0] is not None:
-                line["errorType"] = exc_info[0].__name__
-                line["errorMessage"] = str(exc_info[1])
-                line["stackTrace"] = traceback.format_tb(exc_info[2])
-                line["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
-            for key, value in vars(record).items():
-                if key not in record_fields and key not in line:
-                    line[key] = value
-            return json.dumps({k: v for k, v in line.items() if v is not None}, ensure_ascii=False, default=str)
-
-    return JsonLogFormatter
-
-
-def apply_environment(pairs):
-    """Remote configuration (SSM, Secrets Manager) into os.environ before the app is imported.
-    The function's own variables win: one function can override a shared value without
-    touching the store. Names are logged, values never."""
-    import logging
-
-    kept = []
-    for name, value in pairs:
-        if name in os.environ:
-            kept.append(name)
-        else:
-            os.environ[name] = value
-    if kept:
-        logging.getLogger("lambda_wsgi").warning(
-            "remote configuration: kept the function's own value of %s", ", ".join(sorted(kept)))
-
-
-def call_event_handler(handler, raw_event, context):
-    """WSGI_EVENT_HANDLER: called as the managed runtime calls a handler, with the parsed event
-    and the context object; its return value goes back to Lambda as JSON."""
-    import json
-
-    return json.dumps(handler(json.loads(raw_event), context))
-
-
-def run_manage(app, args):
-    """A Django management command or a Flask CLI command, by the app's framework; returns
-    {"exitCode", "output"} with stdout and stderr together, as a terminal would show them."""
-    import contextlib
-    import io
-    import json
-    import traceback
-
-    output = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        try:
-            code = _manage(app, list(args))
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-            if isinstance(stop.code, str):
-                print(stop.code)
-        except Exception as error:  # a failed command is an answer, not a crash
-            click = sys.modules.get("click")
-            if click is not None and isinstance(error, click.ClickException):
-                error.show()
-                code = error.exit_code
-            else:
-                traceback.print_exc()
-                code = 1
-    return json.dumps({"exitCode": code, "output": output.getvalue()})
-
-
-def _manage(app, args):
-    """Runs the command; returns its exit code (a SystemExit may also carry it)."""
-    flask = sys.modules.get("flask")
-    if flask is not None and isinstance(app, flask.Flask):
-        from flask.cli import FlaskGroup
-        # FlaskGroup marks the process as run from the CLI; the web app keeps serving after.
-        before = os.environ.get("FLASK_RUN_FROM_CLI")
-        try:
-            # Without standalone mode, click returns ctx.exit()'s code instead of raising.
-            result = FlaskGroup(create_app=lambda: app, load_dotenv=False).main(
-                args=args, prog_name="flask", standalone_mode=False)
-        finally:
-            if before is None:
-                os.environ.pop("FLASK_RUN_FROM_CLI", None)
-            else:
-                os.environ["FLASK_RUN_FROM_CLI"] = before
-        return result if isinstance(result, int) else 0
-    if "django" in sys.modules:
-        from django.core.management import ManagementUtility
-        ManagementUtility(["manage.py", *args]).execute()
-        return 0
-    raise RuntimeError(f"{type(app).__name__} is neither a Flask nor a Django application: no commands to run")
+        sys.meta_path.insert(
+            0, _AfterImport("logging", lambda: _later()["_configure_logging"](log_format, log_level)))
 
 
 def setup_sys_path(front, site_dirs):
@@ -305,6 +167,16 @@ def install_deadline_handler(handler, signum):
     _signal.signal(signum, handler)
 
 
+def shutdown():
+    """SIGTERM (Lambda's shutdown phase): run the app's atexit handlers, which an embedded
+    interpreter that is never finalized would otherwise skip, and flush what it printed."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 def install_snapshot_hooks_module():
     """SnapStart's runtime hooks API: the managed runtime ships `snapshot_restore_py` (PyPI
     snapshot-restore-py). Where it is not importable (a local run, or a path the embedded
@@ -331,70 +203,31 @@ class _SnapshotHooksStandIn:
         return None  # the default module object
 
     def exec_module(self, module):
-        module.__doc__ = "SnapStart runtime hooks (lambda-wsgi's stand-in)."
-        before, after = [], []
-
-        def register_before_snapshot(func, *args, **kwargs):
-            before.append((func, args, kwargs))
-            return func
-
-        def register_after_restore(func, *args, **kwargs):
-            after.append((func, args, kwargs))
-            return func
-
-        module.register_before_snapshot = register_before_snapshot
-        module.register_after_restore = register_after_restore
-        module.get_before_snapshot = lambda: before
-        module.get_after_restore = lambda: after
-        module.__all__ = ["register_before_snapshot", "register_after_restore"]
+        _later()
+        _fill_snapshot_stand_in(module)
 
 
-def run_before_snapshot():
-    """SnapStart: the before-snapshot hooks, last registered first (as the managed runtime)."""
-    from snapshot_restore_py import get_before_snapshot
-
-    hooks = get_before_snapshot()
-    while hooks:
-        func, args, kwargs = hooks.pop()
-        func(*args, **kwargs)
+# What is needed only sometimes (logging once it is imported, error tracebacks, remote
+# configuration, direct invocations, SnapStart, Managed Instances, shutdown) lives in
+# support_later.py, whose source the runtime sets here as _LATER_SOURCE: compiled into this
+# module on first use, not at every cold start (compiling support.py whole was 31% of a trivial
+# app's init, callgrind).
+_LATER_SOURCE = None
 
 
-def run_after_restore():
-    """SnapStart, after the restore: every restored copy of the snapshot starts with the same
-    random state, so `random` is seeded anew from the kernel first; then the after-restore hooks
-    in the order they were registered."""
-    import random
-
-    random.seed()
-    from snapshot_restore_py import get_after_restore
-
-    for func, args, kwargs in get_after_restore():
-        func(*args, **kwargs)
+def _later():
+    """This module's globals, with support_later.py's functions compiled into them."""
+    names = globals()
+    if "_configure_logging" not in names:
+        exec(compile(_LATER_SOURCE, "lambda_wsgi_support_later.py", "exec"), names)
+    return names
 
 
-def fork_worker():
-    """Managed Instances: a worker process that shares the imported app copy-on-write. The
-    collector is frozen first (in the parent, once per fork: cheap when nothing is new) so that
-    collections in the workers do not write to, and so copy, every page of the shared heap."""
-    import gc
-
-    gc.freeze()
-    return os.fork()
-
-
-def shutdown():
-    """SIGTERM (Lambda's shutdown phase): run the app's atexit handlers, which an embedded
-    interpreter that is never finalized would otherwise skip, and flush what it printed."""
-    import atexit
-
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-
-
-def format_exception(exc, tb):
-    """The traceback of `exc` as a list of lines (`tb` is passed because the runtime holds it
-    apart from the exception object)."""
-    import traceback
-
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__)).splitlines()
+def __getattr__(name):
+    """PEP 562: the runtime asking for a function of support_later.py gets it, compiled."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    try:
+        return _later()[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

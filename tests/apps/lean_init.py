@@ -5,6 +5,8 @@ starts (GET /), logging set up by the runtime when the app first imports it at r
 import sys
 
 BEFORE_APP = sorted(sys.modules)
+# Whether the runtime had compiled the rarely needed half of its helpers (support_later.py) yet.
+LATER_HELPERS_BEFORE_APP = "_configure_logging" in vars(sys.modules["lambda_wsgi_support"])
 
 
 def app(environ, start_response):
@@ -15,13 +17,13 @@ def app(environ, start_response):
         import logging
 
         logging.getLogger("lean").warning("logged on the first import of logging")
-        body = {}
+        body = {"later_helpers": "_configure_logging" in vars(sys.modules["lambda_wsgi_support"])}
     elif path == "/snapshot-hooks":
         import snapshot_restore_py
 
         snapshot_restore_py.register_before_snapshot(print)
         body = {"doc": snapshot_restore_py.__doc__, "registered": len(snapshot_restore_py.get_before_snapshot())}
     else:
-        body = {"before_app": BEFORE_APP}
+        body = {"before_app": BEFORE_APP, "later_helpers_before_app": LATER_HELPERS_BEFORE_APP}
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -249,7 +249,8 @@ bench-callgrind: $(VENV)/.bench-installed $(APP_VENV)/.installed /usr/bin/valgri
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/callgrind_flask.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --app-venv $(APP_VENV) --loop-python $(APP_VENV)/bin/python
-	$(APP_VENV)/bin/python bench/flask_between_calls.py
+	$(APP_VENV)/bin/python bench/flask_between_calls.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap
 	$(VENV_PY) bench/callgrind_init.py --emulator target/release/lambda-wsgi-emulator --app-venv $(APP_VENV) \
 		--bootstrap this=target/py$(PYTHON_VERSION)/release/bootstrap
 

@@ -18,19 +18,29 @@ Variants alternate in short slices (A B C D E, then again, `--rounds` times) so 
 drift does not favour one; the table gives each variant's median over slices of the per-slice
 median call time, and its ratio to back to back.
 
-Usage: flask_between_calls.py [--rounds 15] [--calls 200] [--gap-us 150]
+With --emulator and --bootstrap, the same call is then timed inside lambda-wsgi and inside
+awslambdaric + apig-wsgi (bench/apps/cg_app.py with CG_TIMES_OUT: the app call alone, as above),
+each driven by `lambda-wsgi-emulator bench` (sequential invocations), alternating, `--rounds`
+times, and compared with back-to-back calls measured right before each round.
+
+Usage: flask_between_calls.py [--rounds 15] [--calls 200] [--gap-us 150] [--emulator PATH --bootstrap PATH]
 """
 
 import argparse
 import io
+import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-APPS = Path(__file__).resolve().parent / "apps"
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+APPS = BENCH / "apps"
 sys.path.insert(0, str(APPS))
 
 from inprocess import environ_for  # noqa: E402
@@ -41,6 +51,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--gap-us", type=float, default=150.0, help="the spin's and the sleep's length")
+    parser.add_argument("--emulator", help="with --bootstrap: also time the call inside the runtimes")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--peer-python", default=str(ROOT / ".venv" / "bin" / "python"),
+                        help="the Python with awslambdaric and apig-wsgi")
     args = parser.parse_args()
 
     from flask_app import app
@@ -112,6 +126,49 @@ def main():
     for name, medians in per_slice.items():
         median = statistics.median(medians)
         print(f"| {name} | {median:.0f} | {median / base:.2f}x | {min(medians):.0f}-{max(medians):.0f} |")
+    if args.emulator and args.bootstrap:
+        inside(args, call)
+
+
+def inside(args, call):
+    """The call timed inside each runtime, alternating with back-to-back calls in this process."""
+    runtimes = {
+        "lambda-wsgi": ([str(Path(args.bootstrap).absolute())], "cg_app:app", {"VIRTUAL_ENV": sys.prefix}),  # this script runs in the app venv
+        "apig-wsgi": ([str(Path(args.peer_python).absolute()), "-m", "awslambdaric", "apig_handler.handler"],
+                      "apig_handler.handler",
+                      {"PYTHONPATH": str(APPS), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11", "BENCH_WSGI_APP": "cg_app:app"}),
+    }
+    work = Path(tempfile.mkdtemp(prefix="flask-inside-"))
+    medians = {"back to back": [], **{name: [] for name in runtimes}}
+    clock = time.perf_counter_ns
+    for number in range(max(3, args.rounds // 3)):
+        samples = []
+        for _ in range(args.calls * 5):
+            before = clock()
+            call()
+            samples.append((clock() - before) / 1e3)
+        medians["back to back"].append(statistics.median(samples))
+        order = list(runtimes) if number % 2 == 0 else list(runtimes)[::-1]
+        for name in order:
+            command, handler, env = runtimes[name]
+            times = work / f"{name}-{number}.json"
+            bench = [args.emulator, "bench", "--bootstrap", command[0], "--handler", handler, "--task-root", str(APPS),
+                     "--invocations", str(args.calls * 5), "--warmup", "300", "--cold-starts", "1",
+                     "--event", str(BENCH / "events" / "http-v2-get.json")]
+            for arg in command[1:]:
+                bench += ["--arg", arg]
+            for key, value in {**env, "CG_TIMES_OUT": str(times)}.items():
+                bench += ["--env", f"{key}={value}"]
+            subprocess.run(bench, capture_output=True, check=True)
+            measured = json.loads(times.read_text())[-args.calls * 5:]  # the timed run, not the warm-up
+            medians[name].append(statistics.median(measured))
+    base = statistics.median(medians["back to back"])
+    print()
+    print("| Flask call timed | median us | vs back to back | spread of run medians (us) |")
+    print("|---|---:|---:|---|")
+    for name, values in medians.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:.0f} | {median / base:.2f}x | {min(values):.0f}-{max(values):.0f} |")
 
 
 if __name__ == "__main__":

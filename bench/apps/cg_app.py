@@ -5,15 +5,20 @@ counted call, and handed back as a list, so every runtime does the same (cheap) 
 
 CG_ENVIRON_OUT=path: the first call writes the environ it was given (its str values, and the
 names of the others) as JSON, so that the tight loop can call Flask with the very same environ.
+CG_TIMES_OUT=path: each call is also timed (wall clock, the counted call only), and every 100th
+call rewrites `path` with the times so far in microseconds (bench/flask_between_calls.py --inside).
 """
 
 import json
 import operator
 import os
+import time
 
 from flask_app import app as flask_app
 
 _environ_out = os.environ.get("CG_ENVIRON_OUT")
+_times_out = os.environ.get("CG_TIMES_OUT")
+_times = []
 
 
 def _call(environ, start_response):
@@ -35,4 +40,12 @@ def app(environ, start_response):
                 "other": sorted(k for k, v in environ.items() if not isinstance(v, str)),
             }, out, indent=1, sort_keys=True)
         _environ_out = None
-    return operator.call(_call, environ, start_response)
+    if not _times_out:
+        return operator.call(_call, environ, start_response)
+    before = time.perf_counter_ns()
+    body = operator.call(_call, environ, start_response)
+    _times.append((time.perf_counter_ns() - before) / 1e3)
+    if len(_times) % 100 == 0:
+        with open(_times_out, "w") as out:
+            json.dump(_times, out)
+    return body

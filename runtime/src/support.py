@@ -213,13 +213,21 @@ class _SnapshotHooksStandIn:
 # module on first use, not at every cold start (compiling support.py whole was 31% of a trivial
 # app's init, callgrind).
 _LATER_SOURCE = None
+# ... and its bytecode, when the build's Python compiled it for this interpreter (build.rs).
+_LATER_BYTECODE = None
 
 
 def _later():
     """This module's globals, with support_later.py's functions compiled into them."""
     names = globals()
     if "_configure_logging" not in names:
-        exec(compile(_LATER_SOURCE, "lambda_wsgi_support_later.py", "exec"), names)
+        if _LATER_BYTECODE is not None:
+            import marshal
+
+            code = marshal.loads(_LATER_BYTECODE)
+        else:
+            code = compile(_LATER_SOURCE, "lambda_wsgi_support_later.py", "exec")
+        exec(code, names)
     return names
 
 

@@ -7,6 +7,9 @@ import sys
 BEFORE_APP = sorted(sys.modules)
 # Whether the runtime had compiled the rarely needed half of its helpers (support_later.py) yet.
 LATER_HELPERS_BEFORE_APP = "_configure_logging" in vars(sys.modules["lambda_wsgi_support"])
+# Whether the build's bytecode of them (build.rs) was for this interpreter, so that no cold start
+# compiles them.
+HELPERS_PRECOMPILED = isinstance(vars(sys.modules["lambda_wsgi_support"]).get("_LATER_BYTECODE"), bytes)
 
 
 def app(environ, start_response):
@@ -24,6 +27,7 @@ def app(environ, start_response):
         snapshot_restore_py.register_before_snapshot(print)
         body = {"doc": snapshot_restore_py.__doc__, "registered": len(snapshot_restore_py.get_before_snapshot())}
     else:
-        body = {"before_app": BEFORE_APP, "later_helpers_before_app": LATER_HELPERS_BEFORE_APP}
+        body = {"before_app": BEFORE_APP, "later_helpers_before_app": LATER_HELPERS_BEFORE_APP,
+                "helpers_precompiled": HELPERS_PRECOMPILED}
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -51,6 +51,7 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
             None => None,
         };
+        support.call_method0("after_app_import").map_err(interpreter_error)?;
         // What the imports made lives as long as the process: moved out of the collector's
         // generations, a full collection no longer walks it (nor, in forked workers, writes to
         // its pages).

@@ -101,11 +101,32 @@ def setup_logging(log_format, log_level):
     or the runtime itself), before the importer gets the module: an app that calls
     logging.basicConfig() at import keeps these, as on the managed runtime, and an app that never
     logs does not pay for importing logging (with re, enum, string and traceback) at init."""
+    global _logging_settings
+    _logging_settings = (log_format, log_level)
     if "logging" in sys.modules:
-        _later()["_configure_logging"](log_format, log_level)
+        _configure_logging_once()
     else:
-        sys.meta_path.insert(
-            0, _AfterImport("logging", lambda: _later()["_configure_logging"](log_format, log_level)))
+        sys.meta_path.insert(0, _AfterImport("logging", _configure_logging_once))
+
+
+_logging_settings = None
+_logging_configured = False
+
+
+def _configure_logging_once():
+    global _logging_configured
+    if _logging_settings is not None and not _logging_configured:
+        _logging_configured = True
+        _later()["_configure_logging"](*_logging_settings)
+
+
+def after_app_import():
+    """Called once the app is imported: if logging was imported without the finder seeing it (an
+    import hook of the app's placed before it, that loads logging itself), it is set up now, as
+    it was before the import of logging became lazy."""
+    if "logging" in sys.modules:
+        _configure_logging_once()
+        sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _AfterImport)]
 
 
 def setup_sys_path(front, site_dirs):

@@ -67,6 +67,13 @@ def test_an_apps_basic_config_at_import_keeps_the_runtimes_handler(start_emulato
     assert "APP FORMAT" not in emulator.logs()
 
 
+def test_logging_loaded_by_an_apps_own_import_hook_is_still_set_up(start_emulator):
+    emulator = start_emulator("own_finder:app", env={"VIRTUAL_ENV": str(app_venv())})
+    assert emulator.request("GET", "/")[0] == 200
+    [line] = [line for line in emulator.logs().splitlines() if "logged through an app's own import hook" in line]
+    assert TEXT_LINE.match(line), line
+
+
 def test_json_logs_when_the_app_first_imports_logging_at_request_time(start_emulator):
     emulator = start_emulator("lean_init:app", env={"VIRTUAL_ENV": str(app_venv()), "AWS_LAMBDA_LOG_FORMAT": "JSON"})
     assert emulator.request("GET", "/log")[0] == 200

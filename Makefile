@@ -241,7 +241,7 @@ $(MOTO_VENV)/.installed:
 clean-venv: ## Remove the virtualenvs
 	rm -rf $(VENV) .venv-3.* $(MOTO_VENV)
 
-# Not part of `make test` (instruction counts under valgrind: ~10 minutes). bench/cold_start_ab.py
+# Not part of `make test` (instruction counts under valgrind: 2.5 minutes after the release builds). bench/cold_start_ab.py
 # compares two bootstraps' cold starts in wall time (paired, alternating).
 .PHONY: bench-callgrind
 bench-callgrind: $(VENV)/.bench-installed $(APP_VENV)/.installed /usr/bin/valgrind ## callgrind: one Flask call's instructions inside lambda-wsgi, apig-wsgi and a tight loop; the call timed with each kind of gap between calls; a cold start's instructions (bench/RESULTS.md)

@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyList};
 
 use crate::config::{Config, LogFormat};
 use crate::error::InitError;
@@ -51,6 +51,7 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
             None => None,
         };
+        support.call_method0("after_app_import").map_err(interpreter_error)?;
         // What the imports made lives as long as the process: moved out of the collector's
         // generations, a full collection no longer walks it (nor, in forked workers, writes to
         // its pages).
@@ -61,9 +62,54 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
     })
 }
 
+/// support.py and support_later.py compiled by the build's Python (build.rs): the interpreter's
+/// magic number, then the marshalled code object; empty when the build could not run Python.
+const SUPPORT_BYTECODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/support.pyc-marshal"));
+const SUPPORT_LATER_BYTECODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/support_later.pyc-marshal"));
+
+/// The marshalled code in `embedded` if it was compiled by an interpreter with this `magic`
+/// number (the same bytecode): a bootstrap run with another libpython than the one it was built
+/// with compiles the source instead.
+fn matching_bytecode<'a>(embedded: &'a [u8], magic: &[u8]) -> Option<&'a [u8]> {
+    match embedded.strip_prefix(magic) {
+        Some(code) if !magic.is_empty() && !code.is_empty() => Some(code),
+        _ => None,
+    }
+}
+
+/// support.py as a module, from the build's bytecode when this interpreter can use it, else
+/// compiled from the source; and support_later.py's bytecode or source for it to compile on
+/// first use (most cold starts never need it).
 fn load_support(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
-    let code = CString::new(include_str!("support.py")).expect("BUG: support.py contains a NUL byte");
-    PyModule::from_code(py, &code, c"lambda_wsgi_support.py", c"lambda_wsgi_support")
+    // The import system's own module: always loaded at start, unlike importlib.util.
+    let magic = py
+        .import("_frozen_importlib_external")
+        .and_then(|module| module.getattr("MAGIC_NUMBER"))
+        .and_then(|magic| Ok(magic.cast::<PyBytes>()?.as_bytes().to_vec()))
+        .unwrap_or_default();
+    let support = match matching_bytecode(SUPPORT_BYTECODE, &magic) {
+        Some(bytecode) => {
+            let code = py
+                .import("marshal")?
+                .call_method1("loads", (PyBytes::new(py, bytecode),))?;
+            let module = PyModule::new(py, "lambda_wsgi_support")?;
+            module.setattr("__file__", "lambda_wsgi_support.py")?;
+            py.import("sys")?
+                .getattr("modules")?
+                .set_item("lambda_wsgi_support", &module)?;
+            py.import("builtins")?.getattr("exec")?.call1((code, module.dict()))?;
+            module
+        }
+        None => {
+            let code = CString::new(include_str!("support.py")).expect("BUG: support.py contains a NUL byte");
+            PyModule::from_code(py, &code, c"lambda_wsgi_support.py", c"lambda_wsgi_support")?
+        }
+    };
+    support.setattr("_LATER_SOURCE", include_str!("support_later.py"))?;
+    if let Some(bytecode) = matching_bytecode(SUPPORT_LATER_BYTECODE, &magic) {
+        support.setattr("_LATER_BYTECODE", PyBytes::new(py, bytecode))?;
+    }
+    Ok(support)
 }
 
 fn setup_sys_path(py: Python<'_>, support: &Bound<'_, PyModule>, config: &Config) -> PyResult<()> {
@@ -148,4 +194,32 @@ fn stdlib_traceback(py: Python<'_>, err: &PyErr) -> Vec<String> {
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat().lines().map(str::to_owned).collect())
         .unwrap_or_else(|format_err| vec![format!("(traceback unavailable: {format_err})")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAGIC: &[u8] = b"\xa7\r\r\n";
+
+    #[test]
+    fn the_build_compiled_the_helpers() {
+        // make and cargo build with a runnable Python (PYO3_PYTHON): the bytecode must be there,
+        // or every cold start compiles support.py again.
+        assert!(SUPPORT_BYTECODE.len() > 4 && SUPPORT_LATER_BYTECODE.len() > 4);
+        assert_eq!(SUPPORT_BYTECODE[2..4], *b"\r\n", "a magic number ends with \\r\\n");
+    }
+
+    #[test]
+    fn bytecode_of_the_same_interpreter_is_used() {
+        assert_eq!(matching_bytecode(b"\xa7\r\r\ncode", MAGIC), Some(&b"code"[..]));
+    }
+
+    #[test]
+    fn bytecode_of_another_interpreter_or_none_is_not() {
+        assert_eq!(matching_bytecode(b"\xcb\r\r\ncode", MAGIC), None);
+        assert_eq!(matching_bytecode(b"", MAGIC), None);
+        assert_eq!(matching_bytecode(MAGIC, MAGIC), None);
+        assert_eq!(matching_bytecode(b"\xa7\r\r\ncode", b""), None);
+    }
 }

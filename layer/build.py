@@ -108,7 +108,8 @@ def build_arch(arch, versions, pythons, steps):
         stub = LAYER / "stubs" / arch / f"py{version}"
         subprocess.run([sys.executable, str(ROOT / "layer" / "libpython_stub.py"), "--reference",
                         str(reference_libpython(version, pythons.get(version))), "--version", version,
-                        "--target", zig_target, "--out", str(stub)], check=True)
+                        "--target", zig_target, "--out", str(stub), "--executable", pythons.get(version, "")],
+                       check=True)
         target_dir = LAYER / f"{cpu}-glibc{glibc}"
         env = cargo_env(target_dir, PYO3_CONFIG_FILE=str(stub / "pyo3-config.txt"), LAMBDA_WSGI_LAMBDA_ONLY_RPATH="1")
         steps.run(f"bootstrap, Python {version}, {arch}, glibc {glibc}",

@@ -15,7 +15,7 @@ The symbols come from a reference libpython of the same minor version for any CP
 names and sizes are the same on x86_64 and aarch64, both LP64): pyenv's builds here, or a Debian
 package for a version pyenv does not have. The stand-in is compiled for the target CPU by zig.
 
-Usage: libpython_stub.py --reference LIBPYTHON --version 3.X --target aarch64-linux-gnu --out DIR
+Usage: libpython_stub.py --reference LIBPYTHON --version 3.X --target aarch64-linux-gnu --out DIR [--executable PY]
 """
 
 import argparse
@@ -65,6 +65,8 @@ def main():
     parser.add_argument("--version", required=True, help="3.X")
     parser.add_argument("--target", required=True, help="zig target, e.g. aarch64-linux-gnu")
     parser.add_argument("--out", required=True, help="directory for libpython3.X.so")
+    parser.add_argument("--executable", default="",
+                        help="a local python3.X, if any: runtime/build.rs precompiles the runtime's Python helpers with it")
     args = parser.parse_args()
     soname = f"libpython{args.version}.so.1.0"
     if not Path(args.reference).name.startswith(f"libpython{args.version}.so"):
@@ -88,6 +90,7 @@ def main():
         "abi3=false\n"
         f"lib_name=python{args.version}\n"
         f"lib_dir={out.resolve()}\n"
+        f"executable={args.executable}\n"
         "pointer_width=64\n"
         "build_flags=\n"
         "suppress_build_script_link_lines=false\n")

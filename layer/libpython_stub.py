@@ -90,7 +90,7 @@ def main():
         "abi3=false\n"
         f"lib_name=python{args.version}\n"
         f"lib_dir={out.resolve()}\n"
-        f"executable={args.executable}\n"
+        + (f"executable={args.executable}\n" if args.executable else "") +
         "pointer_width=64\n"
         "build_flags=\n"
         "suppress_build_script_link_lines=false\n")

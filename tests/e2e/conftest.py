@@ -157,6 +157,17 @@ class Emulator:
         self.log.close()
 
 
+def interpreter_info(emulator):
+    """GET / from tests/apps/interpreter_info.py through `emulator`, which is then stopped: what the
+    runtime's interpreter says about itself (version, libpython, sys.path, machine, ...)."""
+    try:
+        status, _, body = emulator.request("GET", "/")
+    finally:
+        emulator.stop()
+    assert status == 200, emulator.logs()
+    return json.loads(body)
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None

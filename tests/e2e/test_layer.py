@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, EMULATOR, ROOT, Emulator
+from conftest import APPS, EMULATOR, Emulator, ROOT, interpreter_info
 
 LAYER_DIR = os.environ.get("LAMBDA_WSGI_LAYER_DIR")
 LAYER = LAYER_DIR and str(Path(LAYER_DIR) / "lambda-wsgi-layer-x86_64.zip")
@@ -120,6 +120,21 @@ def start(root, version, handler, tmp_path, *, execution_env=None, env=None):
                     runtime_args=[lang / "bin" / f"python{version}", root / "var" / "runtime" / "bootstrap.py"])
 
 
+def managed_runtime_started(root, opt, execution_env):
+    """Runs the wrapper in `opt` as python3.11's runtime would, with AWS_EXECUTION_ENV as given, and
+    checks that it handed over to the managed runtime (which reports itself); returns the stderr."""
+    lang = lang_for(root, "3.11")
+    done = subprocess.run(
+        [str(EMULATOR), "invoke", "--bootstrap", str(opt / "lambda-wsgi"),
+         "--arg", str(lang / "bin" / "python3.11"), "--arg", str(root / "var" / "runtime" / "bootstrap.py"),
+         "--handler", "app.app", "--task-root", str(root / "var" / "task"),
+         "--env", f"AWS_EXECUTION_ENV={execution_env}", "--env", f"LD_LIBRARY_PATH={lang / 'lib'}", "-"],
+        input=b"{}", capture_output=True, timeout=60)
+    assert done.returncode == 2, done.stderr.decode()
+    assert json.loads(done.stdout)["errorType"] == "Fake.ManagedRuntime"
+    return done.stderr
+
+
 @pytest.mark.parametrize("arch", sorted(ARCHES))
 def test_each_layer_holds_the_wrapper_a_bootstrap_per_python_and_the_helper(arch):
     with zipfile.ZipFile(layer_zip(arch)) as layer:
@@ -162,28 +177,15 @@ def test_the_layer_of_the_other_architecture_starts_the_managed_runtime(lambda_r
     with zipfile.ZipFile(layer_zip("arm64")) as layer:
         layer.extractall(opt)
     (opt / "lambda-wsgi").chmod(0o755)
-    lang = lang_for(lambda_root, "3.11")
-    done = subprocess.run(
-        [str(EMULATOR), "invoke", "--bootstrap", str(opt / "lambda-wsgi"),
-         "--arg", str(lang / "bin" / "python3.11"), "--arg", str(lambda_root / "var" / "runtime" / "bootstrap.py"),
-         "--handler", "app.app", "--task-root", str(lambda_root / "var" / "task"),
-         "--env", "AWS_EXECUTION_ENV=AWS_Lambda_python3.11", "--env", f"LD_LIBRARY_PATH={lang / 'lib'}", "-"],
-        input=b"{}", capture_output=True, timeout=60)
-    assert done.returncode == 2, done.stderr.decode()
-    assert json.loads(done.stdout)["errorType"] == "Fake.ManagedRuntime"
-    assert b"no bootstrap for Python '3.11' on x86_64" in done.stderr
-    assert b"3.11-aarch64" in done.stderr  # the log line says what the layer has
+    stderr = managed_runtime_started(lambda_root, opt, "AWS_Lambda_python3.11")
+    assert b"no bootstrap for Python '3.11' on x86_64" in stderr
+    assert b"3.11-aarch64" in stderr  # the log line says what the layer has
 
 
 @pytest.mark.parametrize("version", PYENV_PYTHONS)
 def test_the_wrapper_runs_the_bootstrap_for_the_runtimes_python(lambda_root, version, tmp_path):
     emulator = start(lambda_root, version, "interpreter_info.app", tmp_path)
-    try:
-        status, _, body = emulator.request("GET", "/")
-    finally:
-        emulator.stop()
-    assert status == 200, emulator.logs()
-    info = json.loads(body)
+    info = interpreter_info(emulator)
     assert ".".join(map(str, info["version"][:2])) == version
     # The libpython of "/var/lang/lib", i.e. the runtime's, not one from the build machine.
     assert info["libpython"].startswith(str(python_install(version) / "lib")), info["libpython"]
@@ -221,13 +223,5 @@ def test_the_bootstrap_finds_the_remote_config_helper_beside_it(lambda_root, tmp
 
 
 def test_a_python_without_a_bootstrap_starts_the_managed_runtime(lambda_root, tmp_path):
-    lang = lang_for(lambda_root, "3.11")
-    done = subprocess.run(
-        [str(EMULATOR), "invoke", "--bootstrap", str(lambda_root / "opt" / "lambda-wsgi"),
-         "--arg", str(lang / "bin" / "python3.11"), "--arg", str(lambda_root / "var" / "runtime" / "bootstrap.py"),
-         "--handler", "app.app", "--task-root", str(lambda_root / "var" / "task"),
-         "--env", "AWS_EXECUTION_ENV=AWS_Lambda_python3.9", "--env", f"LD_LIBRARY_PATH={lang / 'lib'}", "-"],
-        input=b"{}", capture_output=True, timeout=60)
-    assert done.returncode == 2, done.stderr.decode()
-    assert json.loads(done.stdout)["errorType"] == "Fake.ManagedRuntime"
-    assert b"no bootstrap for Python '3.9' on x86_64" in done.stderr
+    stderr = managed_runtime_started(lambda_root, lambda_root / "opt", "AWS_Lambda_python3.9")
+    assert b"no bootstrap for Python '3.9' on x86_64" in stderr

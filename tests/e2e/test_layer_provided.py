@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, ROOT, Emulator
+from conftest import APPS, Emulator, ROOT, interpreter_info
 
 LAYER_DIR = os.environ.get("LAMBDA_WSGI_LAYER_DIR")
 PYENV = Path.home() / ".pyenv" / "versions"
@@ -79,12 +79,7 @@ def test_the_layers_bootstrap_serves_with_a_python_brought_in_opt(version, tmp_p
     root = provided_root(tmp_path, version)
     emulator = Emulator("interpreter_info.app", task_root=root / "var" / "task", tmp_path=tmp_path,
                         env=environment(root), bootstrap=root / "var" / "task" / "bootstrap")
-    try:
-        status, _, body = emulator.request("GET", "/")
-    finally:
-        emulator.stop()
-    assert status == 200, emulator.logs()
-    info = json.loads(body)
+    info = interpreter_info(emulator)
     assert ".".join(map(str, info["version"][:2])) == version
     # libpython from /opt/lib (LD_LIBRARY_PATH: the bootstrap's own library path, /var/lang/lib, is
     # empty on provided.al2023), and the standard library from PYTHONHOME, not from the prefix

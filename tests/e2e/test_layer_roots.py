@@ -37,7 +37,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layer"))
 import debian_root  # noqa: E402  (layer/: the layer's build uses it too)
-from conftest import APPS, EMULATOR, ROOT, Emulator
+from conftest import APPS, EMULATOR, Emulator, ROOT, interpreter_info
 
 LAYER_DIR = os.environ.get("LAMBDA_WSGI_LAYER_DIR")
 ROOTS = ROOT / "target" / "debian-roots"
@@ -232,12 +232,7 @@ def test_the_bootstrap_for_the_roots_python_and_machine_serves(lambda_roots, ent
     arch, _suite, version = case
     root = lambda_roots(case)
     emulator = start(root, enter_script, arch, version, "interpreter_info.app", tmp_path)
-    try:
-        status, _, body = emulator.request("GET", "/")
-    finally:
-        emulator.stop()
-    assert status == 200, emulator.logs()
-    info = json.loads(body)
+    info = interpreter_info(emulator)
     assert ".".join(map(str, info["version"][:2])) == version
     assert info["machine"] == ARCHES[arch][1]
     # The runtime's libpython, found by the rpath in /var/lang/lib.

@@ -61,13 +61,22 @@ async fn load(ssm_path: Option<String>, secret_id: Option<String>) -> Result<Map
     Ok(variables)
 }
 
-/// The SDK's own hyper client with rustls over ring (see Cargo.toml for why not aws-lc-rs), trusting
-/// the system's certificate store as the SDK's default client does.
+/// The client the SDK builds by default (aws-smithy-runtime's `default_https_client`: its
+/// connector settings, its sleep, and the proxy from HTTP_PROXY / HTTPS_PROXY / NO_PROXY, as
+/// behavior version 2025-08-07 and later do), with rustls over ring instead of aws-lc-rs (see
+/// Cargo.toml for why), trusting the system's certificate store.
 fn https_client() -> aws_sdk_ssm::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    Builder::new().build_with_connector_fn(|settings, runtime_components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = runtime_components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// GetParametersByPath, recursive and decrypted; `/app/prod/DATABASE_URL` under `/app/prod`

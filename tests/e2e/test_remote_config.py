@@ -6,7 +6,10 @@ user whose policy has no Secrets Manager action at all.)"""
 import json
 import os
 import socket
+import socketserver
 import subprocess
+import threading
+import urllib.parse
 
 import pytest
 
@@ -143,6 +146,9 @@ def moto_over_tls(tmp_path_factory):
     openssl = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=test CA", "-keyout", str(ca_key), "-out", str(ca))
+    other_ca = certs / "other-ca.pem"  # a CA that signed nothing here
+    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=other CA", "-keyout", str(certs / "other-key.pem"),
+            "-out", str(other_ca))
     openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=127.0.0.1", "-CA", str(ca), "-CAkey", str(ca_key),
             "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE",
             "-keyout", str(key), "-out", str(cert))
@@ -151,19 +157,68 @@ def moto_over_tls(tmp_path_factory):
     boto3.client("ssm", endpoint_url=endpoint, verify=str(ca), **ADMIN).put_parameter(
         Name="/tls/GREETING", Value="over-tls", Type="String")
     yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "admin", "AWS_SECRET_ACCESS_KEY": "admin",
-           "WSGI_REMOTE_CONFIG_HELPER": HELPER, "WSGI_CONFIG_SSM_PATH": "/tls", "cert": str(ca)}
+           "WSGI_REMOTE_CONFIG_HELPER": HELPER, "WSGI_CONFIG_SSM_PATH": "/tls", "cert": str(ca),
+           "other-ca": str(other_ca)}
     server.terminate()
     server.wait(timeout=10)
 
 
 def test_the_helper_fetches_over_tls_and_verifies_the_certificate(moto_over_tls, start_emulator):
-    env = {k: v for k, v in moto_over_tls.items() if k != "cert"}
+    env = {k: v for k, v in moto_over_tls.items() if k not in ("cert", "other-ca")}
     seen = settings(start_emulator, {**env, "SSL_CERT_FILE": moto_over_tls["cert"]}, "GREETING")
     assert seen["GREETING"]["at_import"] == "over-tls"
-    # Without the certificate in its trust store, the helper refuses the server.
+    # Trusting another CA only, the helper refuses the server.
     code, stdout, stderr = run_invoke("settings_app:app", {"rawPath": "/"},
-                                      env={**env, "SSL_CERT_FILE": "/nonexistent/ca.pem"})
+                                      env={**env, "SSL_CERT_FILE": moto_over_tls["other-ca"]})
     assert code == 2, (stdout, stderr)
     error = json.loads(stdout)
     assert error["errorType"] == "Runtime.RemoteConfigError"
-    assert "WSGI_CONFIG_SSM_PATH=/tls" in error["errorMessage"]
+    assert "WSGI_CONFIG_SSM_PATH=/tls" in error["errorMessage"], error
+    assert "certificate" in error["errorMessage"], error  # refused for its certificate, not unreachable
+
+
+class RecordingProxy(socketserver.ThreadingTCPServer):
+    """A forward HTTP proxy on 127.0.0.1 that records each request line it relays: enough for
+    plain-HTTP requests in absolute form, which is how a client sends them through a proxy."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.seen = []
+        super().__init__(("127.0.0.1", 0), self.Relay)
+
+    class Relay(socketserver.StreamRequestHandler):
+        def handle(self):
+            request_line = self.rfile.readline().decode("latin-1")
+            self.server.seen.append(request_line.strip())
+            method, url, version = request_line.split()
+            target = urllib.parse.urlsplit(url)
+            headers, length = [], 0
+            while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+                if not line.lower().startswith((b"connection:", b"proxy-")):
+                    headers.append(line)
+            body = self.rfile.read(length)
+            path = target.path + (f"?{target.query}" if target.query else "")
+            with socket.create_connection((target.hostname, target.port)) as upstream:
+                upstream.sendall(f"{method} {path} {version}\r\n".encode() + b"".join(headers)
+                                 + b"Connection: close\r\n\r\n" + body)
+                while chunk := upstream.recv(65536):
+                    self.wfile.write(chunk)
+
+
+def test_the_helper_goes_through_the_proxy_in_https_proxy_and_http_proxy(moto, start_emulator):
+    """Functions in a VPC often reach AWS only through a proxy: the helper takes it from the
+    environment, as the SDK's default client does."""
+    proxy = RecordingProxy()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        address = f"http://127.0.0.1:{proxy.server_address[1]}"
+        seen = settings(start_emulator, runtime_env(moto, WSGI_CONFIG_SSM_PATH="/app/prod", HTTP_PROXY=address,
+                                                    HTTPS_PROXY=address), "DATABASE_URL")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert seen["DATABASE_URL"]["at_import"] == "postgres://db.internal/app"
+    assert any(line.startswith(f"POST {moto['AWS_ENDPOINT_URL']}/") for line in proxy.seen), proxy.seen

@@ -6,6 +6,8 @@
 # links that Python's libpython), so switching versions never rebuilds the others.
 
 SHELL := /bin/bash
+# A recipe that fails leaves no half-written target behind (the layer zips, the stamps).
+.DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
 
 PYTHON_VERSION ?= 3.11

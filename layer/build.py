@@ -63,11 +63,19 @@ def reference_libpython(version, python):
         library = Path(found) / f"libpython{version}.so.1.0"
         if library.exists():
             return library
+        print(f"Python {version}: {python} has no shared libpython ({library}): taking Debian's symbols")
     suite, arch = DEBIAN_REFERENCE
-    index = debian_root.Index(suite, arch)
-    if f"libpython{version}" not in index.packages:
-        sys.exit(f"Python {version}: no local libpython (--python {version}=PATH) and none in Debian {suite}")
-    deb, _ = index.download(f"libpython{version}")
+    try:
+        index = debian_root.Index(suite, arch)
+        if f"libpython{version}" not in index.packages:
+            sys.exit(f"Python {version}: no local python{version} with a shared libpython and no libpython{version} "
+                     f"in Debian {suite}: install it (pyenv with --enable-shared) or leave {version} out of LAYER_PYTHONS")
+        try:
+            deb, _ = index.download(f"libpython{version}")
+        except debian_root.DebianRootError:  # a cached index naming a .deb the archive has dropped
+            deb, _ = debian_root.Index(suite, arch, refresh=True).download(f"libpython{version}")
+    except debian_root.DebianRootError as error:
+        sys.exit(f"Python {version}: cannot fetch libpython{version} from Debian {suite}: {error}")
     unpacked = LAYER / "reference" / f"py{version}"
     unpacked.mkdir(parents=True, exist_ok=True)
     debian_root.extract(deb, unpacked)
@@ -117,14 +125,14 @@ def build_arch(arch, versions, pythons, steps):
                    "--target", f"{cpu}-unknown-linux-gnu.{glibc}"], env=env)
         built = out / f"bootstrap-py{version}-{machine}"
         shutil.copy2(target_dir / f"{cpu}-unknown-linux-gnu" / "release" / "bootstrap", built)
-        binaries.append((f"lambda-wsgi-bin/{built.name}", built))
+        binaries.append((f"lambda-wsgi-bin/{built.name}", built, glibc))
     # One helper per CPU, for the oldest glibc: it serves every Python of the layer.
     target_dir = LAYER / f"{cpu}-glibc{AMAZON_LINUX_2_GLIBC}"
     steps.run(f"remote-config helper, {arch}, glibc {AMAZON_LINUX_2_GLIBC}",
               ["cargo-zigbuild", "zigbuild", "--release", "-p", "lambda-wsgi-remote-config",
                "--target", f"{cpu}-unknown-linux-gnu.{AMAZON_LINUX_2_GLIBC}"], env=cargo_env(target_dir))
     helper = target_dir / f"{cpu}-unknown-linux-gnu" / "release" / "lambda-wsgi-remote-config"
-    binaries.append(("lambda-wsgi-bin/lambda-wsgi-remote-config", helper))
+    binaries.append(("lambda-wsgi-bin/lambda-wsgi-remote-config", helper, AMAZON_LINUX_2_GLIBC))
     return package(ROOT / "dist" / f"lambda-wsgi-layer-{arch}.zip", binaries)
 
 
@@ -135,6 +143,10 @@ def add(archive, source, name):
     archive.writestr(info, Path(source).read_bytes(), compresslevel=9)
 
 
+def glibc_tuple(version):
+    return tuple(int(part) for part in version.removeprefix("GLIBC_").split(".")) if version != "-" else (0,)
+
+
 def highest_glibc(binary):
     dump = subprocess.run(["objdump", "-T", str(binary)], capture_output=True, text=True, check=True).stdout
     found = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", dump)}
@@ -142,12 +154,18 @@ def highest_glibc(binary):
 
 
 def package(zip_path, binaries):
+    """Zips the wrapper and the binaries; refuses a binary that needs a newer glibc than the OS of
+    the Pythons it serves (a function would fail at init with "GLIBC_2.xx not found")."""
+    too_new = [f"{name} needs {highest_glibc(path)}, more than glibc {limit}" for name, path, limit in binaries
+               if glibc_tuple(highest_glibc(path)) > glibc_tuple(limit)]
+    if too_new:
+        sys.exit("\n".join(too_new))
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w") as archive:
         add(archive, WRAPPER, "lambda-wsgi")
-        for name, path in binaries:
+        for name, path, _ in binaries:
             add(archive, path, name)
-    for name, path in binaries:
+    for name, path, _ in binaries:
         print(f"  {name:44} {path.stat().st_size / 1e6:6.2f} MB  highest glibc symbol: {highest_glibc(path)}")
     print(f"{zip_path.relative_to(ROOT)}: {zip_path.stat().st_size / 1e6:.2f} MB zipped")
     return zip_path

@@ -93,6 +93,11 @@ class _ThenRun:
         self.loader.exec_module(module)
         self.then()
 
+    def __getattr__(self, name):
+        # Everything else a loader offers (get_data, get_source, get_resource_reader, ...), for a
+        # caller that got this spec from importlib.util.find_spec("logging") before the import.
+        return getattr(self.loader, name)
+
 
 def setup_logging(log_format, log_level):
     """The root logger as the managed Python runtime sets it up: records go to stdout as JSON

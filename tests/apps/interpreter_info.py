@@ -22,6 +22,8 @@ def app(environ, start_response):
         "libpython": libpython,
         "sys_path": sys.path,
         "cwd": os.getcwd(),
+        # Whether the bootstrap's build compiled its helpers for this interpreter (runtime/build.rs).
+        "helpers_precompiled": isinstance(vars(sys.modules["lambda_wsgi_support"]).get("_LATER_BYTECODE"), bytes),
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -190,6 +190,8 @@ def test_the_wrapper_runs_the_bootstrap_for_the_runtimes_python(lambda_root, ver
     # The libpython of "/var/lang/lib", i.e. the runtime's, not one from the build machine.
     assert info["libpython"].startswith(str(python_install(version) / "lib")), info["libpython"]
     assert info["sys_path"][0] == str(lambda_root / "var" / "task")
+    # Built with a local python3.X, the bootstrap carries its helpers as bytecode (no compile at init).
+    assert info["helpers_precompiled"] is True
 
 
 def test_the_flask_example_serves_through_the_layer(lambda_root, tmp_path):

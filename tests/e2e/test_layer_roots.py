@@ -47,13 +47,15 @@ ARCHES = {
     "arm64": ("arm64", "aarch64", "manylinux2014_aarch64"),
 }
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
-# (Debian arch, suite, Python): bookworm's 3.11 for our Amazon Linux 2 (glibc 2.26) build, forky's
-# 3.13 and 3.14 for the Amazon Linux 2023 (glibc 2.34) builds; 3.14 on amd64 too, which has no
-# pyenv build here for test_layer.py.
+# (Debian arch, suite, Python): bookworm's 3.11 for our Amazon Linux 2 (glibc 2.26) build, trixie's
+# 3.13 and forky's 3.14 for the Amazon Linux 2023 (glibc 2.34) builds; 3.14 on amd64 too, which has
+# no pyenv build here for test_layer.py. bookworm and trixie are stable releases and do not change;
+# forky is Debian testing, the only suite with 3.14 (until it moves on, when this becomes sid, or
+# the next stable release that has it).
 ROOT_CASES = [
     ("amd64", "bookworm", "3.11"),
     ("arm64", "bookworm", "3.11"),
-    ("arm64", "forky", "3.13"),
+    ("arm64", "trixie", "3.13"),
     ("arm64", "forky", "3.14"),
     ("amd64", "forky", "3.14"),
 ]
@@ -238,6 +240,9 @@ def test_the_bootstrap_for_the_roots_python_and_machine_serves(lambda_roots, ent
     # The runtime's libpython, found by the rpath in /var/lang/lib.
     assert info["libpython"] == f"/var/lang/lib/libpython{version}.so.1.0", info["libpython"]
     assert info["sys_path"][0] == "/var/task"
+    # The build precompiles the helpers with a local python3.X of that version: there is none of
+    # 3.14 on the build machine, so that bootstrap compiles them at init (the bytecode is CPU-free).
+    assert info["helpers_precompiled"] is (version != "3.14")
     assert info["cwd"] == "/var/task"
     assert "lambda-wsgi: no bootstrap" not in emulator.logs()
 

@@ -318,7 +318,7 @@ def test_layer_zip_that_cannot_serve_is_rejected(tmp_path: Path, layer, message:
 def test_layer_check_looks_where_the_wrapper_and_make_layer_put_the_bootstraps() -> None:
     """check_layer_zip's names are layer/build.py's and the wrapper's: if they change, so must it."""
     wrapper = (REPO_ROOT / "layer" / "lambda-wsgi").read_text()
-    assert "machine=$(uname -m)" in wrapper
+    assert "machine=$(uname -m" in wrapper
     assert 'bootstrap="$layer_dir/lambda-wsgi-bin/bootstrap-py$version-$machine"' in wrapper
     build = (REPO_ROOT / "layer" / "build.py").read_text()
     assert 'add(archive, WRAPPER, "lambda-wsgi")' in build

@@ -323,7 +323,7 @@ def test_layer_check_looks_where_the_wrapper_and_make_layer_put_the_bootstraps()
     build = (REPO_ROOT / "layer" / "build.py").read_text()
     assert 'add(archive, WRAPPER, "lambda-wsgi")' in build
     assert 'built = out / f"bootstrap-py{version}-{machine}"' in build
-    assert 'binaries.append((f"lambda-wsgi-bin/{built.name}", built))' in build
+    assert 'binaries.append((f"lambda-wsgi-bin/{built.name}", built, glibc))' in build
     # build.py's ARCHES: Lambda's architecture -> (Rust's CPU, zig's target, `uname -m`).
     arches = next(node.value for node in ast.parse(build).body
                   if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "ARCHES")

@@ -10,26 +10,29 @@
 //!
 //! Also compiles the runtime's Python helpers (src/support.py, src/support_later.py) to bytecode
 //! with the build's Python, so that a cold start does not compile them (7.4 M of a trivial app's
-//! 41 M instructions of init, callgrind). Each file in OUT_DIR is the Python's magic number then
-//! the marshalled code object; the runtime uses it only when the magic number is its own
-//! interpreter's, and compiles the source otherwise. A build whose Python cannot be run (a
+//! 41 M instructions of init, callgrind). Each file in OUT_DIR holds one record per Python:
+//! its magic number, the code's length (u32, little-endian), the marshalled code object. The
+//! runtime uses the record of its own interpreter's magic number, and compiles the source when
+//! there is none. `bootstrap` is built for one Python; the abi3 extension (python/) serves every
+//! Python from 3.10, so `make wheel` names each one it can run in
+//! `LAMBDA_WSGI_PRECOMPILE_PYTHONS` (space-separated). A build whose Python cannot be run (a
 //! cross-compilation without an interpreter) writes empty files: the source is compiled at start.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Run by the build's Python: argv[1] the source directory, argv[2] OUT_DIR.
+/// Run by each Python: argv[1] the source directory, argv[2] OUT_DIR; appends its record.
 const PRECOMPILE: &str = r#"
 import importlib.util, marshal, sys
 source, out = sys.argv[1], sys.argv[2]
 for name in ("support", "support_later"):
     with open(f"{source}/{name}.py", encoding="utf-8") as f:
-        code = compile(f.read(), f"lambda_wsgi_{name}.py", "exec", dont_inherit=True)
-    with open(f"{out}/{name}.pyc-marshal", "wb") as f:
-        f.write(importlib.util.MAGIC_NUMBER + marshal.dumps(code))
+        code = marshal.dumps(compile(f.read(), f"lambda_wsgi_{name}.py", "exec", dont_inherit=True))
+    with open(f"{out}/{name}.pyc-marshal", "ab") as f:
+        f.write(importlib.util.MAGIC_NUMBER + len(code).to_bytes(4, "little") + code)
 "#;
 
-fn precompile(python: Option<&str>) {
+fn precompile(pythons: &[String]) {
     let Some(out) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
         return;
     };
@@ -42,20 +45,21 @@ fn precompile(python: Option<&str>) {
             return;
         }
     }
-    let Some(python) = python else {
+    if pythons.is_empty() {
         println!("cargo:warning=no runnable Python: support.py is compiled at each start");
-        return;
-    };
-    match Command::new(python)
-        .arg("-c")
-        .arg(PRECOMPILE)
-        .arg(&source)
-        .arg(&out)
-        .status()
-    {
-        Ok(status) if status.success() => {}
-        outcome => {
-            println!("cargo:warning={python} could not precompile support.py ({outcome:?}): compiled at each start")
+    }
+    for python in pythons {
+        match Command::new(python)
+            .arg("-c")
+            .arg(PRECOMPILE)
+            .arg(&source)
+            .arg(&out)
+            .status()
+        {
+            Ok(status) if status.success() => {}
+            outcome => {
+                println!("cargo:warning={python} could not precompile support.py ({outcome:?}): compiled at each start")
+            }
         }
     }
 }
@@ -67,7 +71,12 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     }
     println!("cargo:rustc-link-arg=-Wl,-rpath,/var/lang/lib");
-    precompile(config.executable());
+    let pythons: Vec<String> = match std::env::var("LAMBDA_WSGI_PRECOMPILE_PYTHONS") {
+        Ok(listed) => listed.split_whitespace().map(str::to_owned).collect(),
+        Err(_) => config.executable().map(str::to_owned).into_iter().collect(),
+    };
+    precompile(&pythons);
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-env-changed=LAMBDA_WSGI_PRECOMPILE_PYTHONS");
     println!("cargo:rerun-if-env-changed=LAMBDA_WSGI_LAMBDA_ONLY_RPATH");
 }

@@ -195,6 +195,19 @@ impl Platform {
                 }
             },
         };
+        Ok(Platform {
+            runtime_api: runtime_api_address(&lookup)?,
+            initialization,
+            max_concurrency,
+            function: FunctionInfo::from_lookup(&lookup)?,
+        })
+    }
+}
+
+impl FunctionInfo {
+    /// The function's identity from Lambda's variables; absent ones (a local run) are empty.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let text = |name: &str| lookup(name).unwrap_or_default().trim().to_owned();
         let memory = text(AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
         let memory_mb = match memory.as_str() {
             "" => 0,
@@ -204,17 +217,12 @@ impl Platform {
                 ))
             })?,
         };
-        Ok(Platform {
-            runtime_api: runtime_api_address(&lookup)?,
-            initialization,
-            max_concurrency,
-            function: FunctionInfo {
-                name: text(AWS_LAMBDA_FUNCTION_NAME),
-                version: text(AWS_LAMBDA_FUNCTION_VERSION),
-                memory_mb,
-                log_group: text(AWS_LAMBDA_LOG_GROUP_NAME),
-                log_stream: text(AWS_LAMBDA_LOG_STREAM_NAME),
-            },
+        Ok(FunctionInfo {
+            name: text(AWS_LAMBDA_FUNCTION_NAME),
+            version: text(AWS_LAMBDA_FUNCTION_VERSION),
+            memory_mb,
+            log_group: text(AWS_LAMBDA_LOG_GROUP_NAME),
+            log_stream: text(AWS_LAMBDA_LOG_STREAM_NAME),
         })
     }
 }

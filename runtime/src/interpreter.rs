@@ -1,6 +1,7 @@
 //! Starts CPython once: sys.path as the managed runtime builds it, then the app import.
 //!
-//! One of the two files that use pyo3 (the other is `wsgi.rs`). Runs at init only.
+//! One of the two files that use pyo3 (the other is `wsgi.rs`). Runs at init only. The rest of
+//! the runtime does not know who started the interpreter; only here does it matter ([`Host`]).
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -16,11 +17,45 @@ use crate::wsgi::errors::{describe, traceback, type_name};
 /// Where Lambda layers are extracted.
 const LAYER_ROOT: &str = "/opt";
 
-/// Initializes the interpreter, imports the application and prepares the WSGI machinery.
-/// `remote_env`: variables loaded by remote configuration, applied before the app is imported.
-pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp, InitError> {
-    Python::initialize();
-    Python::attach(|py| {
+/// Who started Python, and so what the runtime must set up before the app's import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `bootstrap` embeds CPython: it starts the interpreter, builds sys.path as the managed
+    /// runtime would and sets up logging.
+    Embedded,
+    /// The extension's loop (`python -m lambda_wsgi`, started by the exec wrapper): the managed
+    /// runtime's own interpreter is running, but the runtime owns the process as `bootstrap`
+    /// does (sys.path, logging, the invocation loop).
+    Interpreter,
+    /// Handler mode: the managed runtime (awslambdaric) owns the process and calls the app
+    /// through `lambda_wsgi.handler`; its sys.path and logging stay as they are.
+    ManagedRuntime,
+}
+
+/// Initializes the interpreter if `host` has not, imports the application and prepares the
+/// WSGI machinery. `remote_env`: variables loaded by remote configuration, applied before the
+/// app is imported. Called without the GIL.
+pub fn start(config: &Config, remote_env: &[(String, String)], host: Host) -> Result<WsgiApp, InitError> {
+    if host == Host::Embedded {
+        Python::initialize();
+    }
+    Python::attach(|py| prepare(py, config, remote_env, host, None))
+}
+
+/// [`start`] for an application the host already has (`lambda_wsgi.make_handler(app)`): the
+/// same preparation, without importing `WSGI_APP`.
+pub fn start_with_app(config: &Config, host: Host, app: Bound<'_, PyAny>) -> Result<WsgiApp, InitError> {
+    prepare(app.py(), config, &[], host, Some(app))
+}
+
+fn prepare<'py>(
+    py: Python<'py>,
+    config: &Config,
+    remote_env: &[(String, String)],
+    host: Host,
+    given_app: Option<Bound<'py, PyAny>>,
+) -> Result<WsgiApp, InitError> {
+    {
         let support = load_support(py).map_err(|err| InitError::Interpreter {
             message: describe(py, &err),
             traceback: stdlib_traceback(py, &err),
@@ -29,14 +64,16 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
             message: describe(py, &err),
             traceback: traceback(&support, &err),
         };
-        setup_sys_path(py, &support, config).map_err(interpreter_error)?;
-        let log_format = match config.log_format {
-            LogFormat::Json => "json",
-            LogFormat::Text => "text",
-        };
-        support
-            .call_method1("setup_logging", (log_format, config.log_level.as_deref()))
-            .map_err(interpreter_error)?;
+        if host != Host::ManagedRuntime {
+            setup_sys_path(py, &support, config).map_err(interpreter_error)?;
+            let log_format = match config.log_format {
+                LogFormat::Json => "json",
+                LogFormat::Text => "text",
+            };
+            support
+                .call_method1("setup_logging", (log_format, config.log_level.as_deref()))
+                .map_err(interpreter_error)?;
+        }
         // Apps register SnapStart hooks at import, whether or not SnapStart is on.
         support
             .call_method0("install_snapshot_hooks_module")
@@ -46,7 +83,10 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
                 .call_method1("apply_environment", (remote_env.to_vec(),))
                 .map_err(interpreter_error)?;
         }
-        let app = import_callable(py, &support, &config.app_module, &config.app_attr, "WSGI application")?;
+        let app = match given_app {
+            Some(app) => app,
+            None => import_callable(py, &support, &config.app_module, &config.app_attr, "WSGI application")?,
+        };
         let event_handler = match &config.event_handler {
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
             None => None,
@@ -59,22 +99,31 @@ pub fn start(config: &Config, remote_env: &[(String, String)]) -> Result<WsgiApp
             .and_then(|gc| gc.call_method0("freeze"))
             .map_err(interpreter_error)?;
         WsgiApp::new(py, app, event_handler, &support, config.deadline_margin).map_err(interpreter_error)
-    })
+    }
 }
 
-/// support.py and support_later.py compiled by the build's Python (build.rs): the interpreter's
-/// magic number, then the marshalled code object; empty when the build could not run Python.
+/// support.py and support_later.py compiled by the build's Pythons (build.rs): per Python, its
+/// magic number, the code's length (u32, little-endian) and the marshalled code object; empty
+/// when the build could not run Python.
 const SUPPORT_BYTECODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/support.pyc-marshal"));
 const SUPPORT_LATER_BYTECODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/support_later.pyc-marshal"));
 
-/// The marshalled code in `embedded` if it was compiled by an interpreter with this `magic`
-/// number (the same bytecode): a bootstrap run with another libpython than the one it was built
-/// with compiles the source instead.
-fn matching_bytecode<'a>(embedded: &'a [u8], magic: &[u8]) -> Option<&'a [u8]> {
-    match embedded.strip_prefix(magic) {
-        Some(code) if !magic.is_empty() && !code.is_empty() => Some(code),
-        _ => None,
+/// The marshalled code in `embedded` that an interpreter with this `magic` number compiled (the
+/// same bytecode): a runtime on a Python the build did not compile for compiles the source.
+fn matching_bytecode<'a>(mut embedded: &'a [u8], magic: &[u8]) -> Option<&'a [u8]> {
+    if magic.len() != 4 {
+        return None;
     }
+    while let Some((record_magic, rest)) = embedded.split_at_checked(4) {
+        let (length, rest) = rest.split_at_checked(4)?;
+        let length = usize::try_from(u32::from_le_bytes(length.try_into().ok()?)).ok()?;
+        let (code, rest) = rest.split_at_checked(length)?;
+        if record_magic == magic && !code.is_empty() {
+            return Some(code);
+        }
+        embedded = rest;
+    }
+    None
 }
 
 /// support.py as a module, from the build's bytecode when this interpreter can use it, else
@@ -206,20 +255,41 @@ mod tests {
     fn the_build_compiled_the_helpers() {
         // make and cargo build with a runnable Python (PYO3_PYTHON): the bytecode must be there,
         // or every cold start compiles support.py again.
-        assert!(SUPPORT_BYTECODE.len() > 4 && SUPPORT_LATER_BYTECODE.len() > 4);
+        assert!(SUPPORT_BYTECODE.len() > 8 && SUPPORT_LATER_BYTECODE.len() > 8);
         assert_eq!(SUPPORT_BYTECODE[2..4], *b"\r\n", "a magic number ends with \\r\\n");
+    }
+
+    /// One record: magic, length, code.
+    fn record(magic: &[u8], code: &[u8]) -> Vec<u8> {
+        let length = u32::try_from(code.len()).expect("BUG: a test record is small");
+        [magic, &length.to_le_bytes()[..], code].concat()
     }
 
     #[test]
     fn bytecode_of_the_same_interpreter_is_used() {
-        assert_eq!(matching_bytecode(b"\xa7\r\r\ncode", MAGIC), Some(&b"code"[..]));
+        assert_eq!(matching_bytecode(&record(MAGIC, b"code"), MAGIC), Some(&b"code"[..]));
+    }
+
+    #[test]
+    fn each_python_finds_its_own_record() {
+        let two = [record(b"\xcb\r\r\n", b"other"), record(MAGIC, b"mine")].concat();
+        assert_eq!(matching_bytecode(&two, MAGIC), Some(&b"mine"[..]));
+        assert_eq!(matching_bytecode(&two, b"\xcb\r\r\n"), Some(&b"other"[..]));
+        assert_eq!(matching_bytecode(&two, b"\xf3\r\r\n"), None);
     }
 
     #[test]
     fn bytecode_of_another_interpreter_or_none_is_not() {
-        assert_eq!(matching_bytecode(b"\xcb\r\r\ncode", MAGIC), None);
+        assert_eq!(matching_bytecode(&record(b"\xcb\r\r\n", b"code"), MAGIC), None);
         assert_eq!(matching_bytecode(b"", MAGIC), None);
-        assert_eq!(matching_bytecode(MAGIC, MAGIC), None);
-        assert_eq!(matching_bytecode(b"\xa7\r\r\ncode", b""), None);
+        assert_eq!(matching_bytecode(&record(MAGIC, b""), MAGIC), None);
+        assert_eq!(matching_bytecode(&record(MAGIC, b"code"), b""), None);
+    }
+
+    #[test]
+    fn a_truncated_record_is_not_read_past_its_end() {
+        let mut truncated = record(MAGIC, b"code");
+        truncated.truncate(10);
+        assert_eq!(matching_bytecode(&truncated, MAGIC), None);
     }
 }

@@ -10,8 +10,10 @@
 //! Around it, the process goes through phases: init ([`config`], [`interpreter`]), the SnapStart
 //! snapshot ([`snapshot`], only when Lambda asks), then serving: [`worker`] runs the one loop
 //! ([`serve`]) in this process, or [`supervisor`] forks N workers that each run it (Managed
-//! Instances). Only [`interpreter`] (once, at init) and [`wsgi`] (per request) touch Python;
-//! everything else is plain Rust, tested without an interpreter.
+//! Instances). [`launch`] runs these phases for either host: the `bootstrap` binary, which
+//! embeds CPython, or the Python extension (python/), which CPython loads. Only [`interpreter`]
+//! (once, at init) and [`wsgi`] (per request) touch Python; everything else is plain Rust,
+//! tested without an interpreter.
 #![warn(missing_docs)]
 
 // Leaves: settings, the invocation context, the event's source, errors.
@@ -31,6 +33,7 @@ pub mod invoke;
 // The process around it.
 pub mod init_error;
 pub mod interpreter;
+pub mod launch;
 pub mod remote_config;
 pub mod snapshot;
 pub mod supervisor;

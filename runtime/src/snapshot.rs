@@ -8,8 +8,6 @@
 //! (`Runtime.BeforeSnapshotError`, exit 64); a failing after-hook goes to `/restore/error`
 //! (`Runtime.AfterRestoreError`, exit 65), as the managed runtime does.
 
-use std::process::ExitCode;
-
 use crate::config::RuntimeApiAddress;
 use crate::init_error::{self, Phase};
 use crate::runtime_api::{ErrorReport, RuntimeApi};
@@ -24,11 +22,11 @@ const AFTER_RESTORE_EXIT: u8 = 65;
 const RESTORE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the lifecycle; `Err` carries the exit code once the failure has been reported.
-pub fn take(address: &RuntimeApiAddress, app: &WsgiApp) -> Result<(), ExitCode> {
+pub fn take(address: &RuntimeApiAddress, app: &WsgiApp) -> Result<(), u8> {
     if let Err(err) = app.run_before_snapshot() {
         let report = init_error::hook_report("Runtime.BeforeSnapshotError", &err);
         init_error::report(address, Phase::Init, &report);
-        return Err(ExitCode::from(BEFORE_SNAPSHOT_EXIT));
+        return Err(BEFORE_SNAPSHOT_EXIT);
     }
     tracing::info!("SnapStart: before-snapshot hooks done; waiting for the restore");
     if let Err(err) = wait_for_restore(address) {
@@ -37,13 +35,13 @@ pub fn take(address: &RuntimeApiAddress, app: &WsgiApp) -> Result<(), ExitCode> 
             format!("waiting for the restore failed: {err}"),
         );
         init_error::report(address, Phase::Init, &report);
-        return Err(ExitCode::from(BEFORE_SNAPSHOT_EXIT));
+        return Err(BEFORE_SNAPSHOT_EXIT);
     }
     let restored = std::time::Instant::now();
     if let Err(err) = app.run_after_restore() {
         let report = init_error::hook_report("Runtime.AfterRestoreError", &err);
         init_error::report(address, Phase::Restore, &report);
-        return Err(ExitCode::from(AFTER_RESTORE_EXIT));
+        return Err(AFTER_RESTORE_EXIT);
     }
     let took = restored.elapsed();
     if took > RESTORE_LIMIT {

@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt as _;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal, kill};
@@ -26,6 +25,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// A worker that dies this soon after it started is not replaced at once: a crash at start
 /// would otherwise spin.
+/// The exit status when the workers could not be kept running.
+const FAILED: u8 = 1;
+
 const FAST_FAILURE: Duration = Duration::from_secs(1);
 
 /// Starts a worker that records its invocations in `record`; returns its pid in the parent. In
@@ -173,11 +175,11 @@ fn start(spawn: &mut impl Spawn, slot: usize) -> Result<(Pid, Worker), String> {
 }
 
 /// Runs `count` workers until SIGTERM or SIGINT.
-pub fn supervise(count: usize, mut spawn: impl Spawn, mut lost: impl ReportLost) -> ExitCode {
+pub fn supervise(count: usize, mut spawn: impl Spawn, mut lost: impl ReportLost) -> u8 {
     let signals = supervised_signals();
     if let Err(err) = signals.thread_block() {
         tracing::error!("cannot supervise workers: blocking signals failed: {err}");
-        return ExitCode::FAILURE;
+        return FAILED;
     }
     let mut workers: HashMap<Pid, Worker> = HashMap::new();
     for slot in 0..count {
@@ -188,7 +190,7 @@ pub fn supervise(count: usize, mut spawn: impl Spawn, mut lost: impl ReportLost)
             Err(err) => {
                 tracing::error!("cannot start worker {slot}: {err}");
                 stop(&mut workers);
-                return ExitCode::FAILURE;
+                return FAILED;
             }
         }
     }
@@ -199,13 +201,13 @@ pub fn supervise(count: usize, mut spawn: impl Spawn, mut lost: impl ReportLost)
             Err(err) => {
                 tracing::error!("waiting for signals failed: {err}");
                 stop(&mut workers);
-                return ExitCode::FAILURE;
+                return FAILED;
             }
         };
         if signal != Signal::SIGCHLD {
             tracing::info!("{signal}: stopping {} workers", workers.len());
             stop(&mut workers);
-            return ExitCode::SUCCESS;
+            return 0;
         }
         for (worker, status) in reap(&mut workers) {
             let slot = worker.slot;
@@ -225,7 +227,7 @@ pub fn supervise(count: usize, mut spawn: impl Spawn, mut lost: impl ReportLost)
         }
         if workers.is_empty() {
             tracing::error!("no worker left");
-            return ExitCode::FAILURE;
+            return FAILED;
         }
     }
 }

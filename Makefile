@@ -30,10 +30,20 @@ APP_VENV := $(call app_venv_for,$(PYTHON_VERSION))
 APP_REQUIREMENTS := requirements-apps.txt examples/flask/requirements.txt examples/django/requirements.txt
 EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
+# The pip package's wheels (make wheel) and handler mode's venv (make test-wheel).
+WHEEL_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' python/Cargo.toml)
+wheel_for = dist/lambda_wsgi-$(WHEEL_VERSION)-cp310-abi3-manylinux2014_$(1).manylinux_2_17_$(1).whl
+WHEELS := $(call wheel_for,x86_64) $(call wheel_for,aarch64)
+SDIST := dist/lambda_wsgi-$(WHEEL_VERSION).tar.gz
+WHEEL_SOURCES := Cargo.toml Cargo.lock $(shell find runtime/src runtime/build.rs runtime/Cargo.toml python -type f -not -path '*/__pycache__/*')
+MATURIN := $(VENV)/bin/maturin
+# Handler mode's venv: the examples' dependencies and the managed runtime's client.
+AWSLAMBDARIC := 4.2.2
+HANDLER_VENV := .venv-handler-$(PYTHON_VERSION)
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: install-postgresql help run invoke invoke-event test test-rust test-python test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run invoke invoke-event test test-rust test-python test-wheel bench-pip test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,7 +71,7 @@ bootstrap-%:
 	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
 	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
 
-test: lint test-rust test-python test-templates test-cdk test-bench test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, SAM templates, the CDK app, the benchmark statistics, the layer
+test: lint test-rust test-python test-wheel test-templates test-cdk test-bench test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, the pip package (both modes), SAM templates, the CDK app, the benchmark statistics, the layer
 
 lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
 	$(CARGO) fmt --all -- --check
@@ -78,6 +88,8 @@ test-rust: ## Unit and golden-file tests (no Python interpreter runs), and the e
 		PYO3_PYTHON=$$($(MAKE) -s python-path V=$$v) CARGO_TARGET_DIR=target/py$$v $(CARGO) test -p lambda-wsgi; \
 	done
 
+# The end-to-end suite (test_layer*.py and test_debian_root.py are make test-layer's).
+E2E_TESTS := --ignore-glob='tests/e2e/test_layer*.py' --ignore=tests/e2e/test_debian_root.py tests/e2e
 # Each Python's run gets its own app venv (LAMBDA_WSGI_APP_VENV); the test tools stay in .venv.
 # Nothing may skip (LAMBDA_WSGI_NO_SKIP); test_layer.py and test_layer_provided.py are make test-layer's.
 test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## End-to-end tests: real bootstrap via the emulator, once per Python version
@@ -90,7 +102,7 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 		LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(call app_venv_for,$$v) LAMBDA_WSGI_NO_SKIP=1 \
-			$(VENV)/bin/pytest -q -rs -p no:cacheprovider --ignore-glob='tests/e2e/test_layer*.py' --ignore=tests/e2e/test_debian_root.py tests/e2e; \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(E2E_TESTS); \
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
@@ -137,6 +149,14 @@ bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-ws
 	$(VENV_PY) bench/run.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --floors target/release $(BENCH_ARGS)
 	$(MAKE) bench-concurrency
+	$(MAKE) bench-pip
+
+bench-pip: $(VENV)/.installed $(VENV)/.bench-installed $(WHEELS) ## The pip package: exec wrapper vs the embedded bootstrap, handler mode vs apig-wsgi (both under awslambdaric), paired; its section of bench/RESULTS.md (BENCH_PIP_ARGS="--rounds 9")
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	$(VENV_PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(call wheel_for,x86_64)
+	$(VENV_PY) bench/pip_package.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --python $(VENV_PY) $(BENCH_PIP_ARGS)
 
 bench-concurrency: $(VENV)/.installed $(VENV)/.bench-installed ## Managed Instances: lambda-wsgi vs awslambdaric's multi-concurrent mode at N = 2 and 8; writes its section of bench/RESULTS.md (CONCURRENCY_ARGS=--repeats 15)
 	$(CARGO) build --release -p lambda-wsgi-emulator
@@ -166,6 +186,68 @@ bench-micro: ## Criterion micro-benchmarks: event parsing, environ building, res
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
+
+# The pip package: one abi3 wheel per Lambda architecture (CPython 3.10+, manylinux2014: glibc
+# 2.17, so Amazon Linux 2 and 2023 alike), linked by maturin with zig (the ziglang package) for
+# both CPUs: no root, no qemu, no target Python. Plus the sdist, which builds where Rust is. The
+# runtime's Python helpers are precompiled for each local Python of LAYER_PYTHONS (build.rs).
+
+.PHONY: wheel test-wheel
+wheel: $(WHEELS) $(SDIST) ## Build the pip package: dist/lambda_wsgi-*-abi3-manylinux2014_{x86_64,aarch64}.whl and the sdist
+	@ls -l $(WHEELS) $(SDIST)
+
+$(WHEELS) &: $(VENV)/.wheel-tools $(WHEEL_SOURCES)
+	@set -e; for arch in x86_64 aarch64; do \
+		PATH=$(abspath $(VENV))/bin:$$PATH CARGO_TARGET_DIR=target/wheel \
+		LAMBDA_WSGI_PRECOMPILE_PYTHONS="$(foreach v,$(LAYER_PYTHONS),$(call python_for,$(v)))" \
+			$(MATURIN) build --release -q -m python/Cargo.toml \
+			--zig --target $$arch-unknown-linux-gnu --compatibility manylinux2014 --out dist; \
+	done
+
+$(SDIST): $(VENV)/.wheel-tools $(WHEEL_SOURCES)
+	$(MATURIN) sdist -m python/Cargo.toml --out dist
+
+# The examples' dependencies and the managed runtime's client, for handler mode.
+$(HANDLER_VENV)/.installed: $(APP_REQUIREMENTS)
+	$(PYTHON) -m venv $(HANDLER_VENV)
+	$(HANDLER_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-apps.txt awslambdaric==$(AWSLAMBDARIC)
+	@touch $@
+
+$(VENV)/.wheel-tools: $(VENV)/.installed
+	$(VENV_PY) -m pip install -q --disable-pip-version-check maturin==1.16.0 ziglang==0.17.1
+	rustup target add aarch64-unknown-linux-gnu
+	@touch $@
+
+# The wheel installed with pip into each Python's app venv, then the end-to-end suite through its
+# exec wrapper (tests/wheel/make_launcher.py plays Lambda's command line); handler mode under
+# awslambdaric against the golden fixtures; the wheel's own tests (tests/wheel): its tags and ELF
+# files, pip's refusal of Python 3.9, a `pip install -t` task root served through the wrapper.
+wrapper_for = target/wrapper-py$(1)/bootstrap
+# What handler mode is held to: every golden fixture, errors, and the mode's own tests.
+HANDLER_TESTS := tests/e2e/test_fixtures.py tests/e2e/test_handler_mode.py
+test-wheel: $(WHEELS) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(HANDLER_VENV)/.installed ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
+	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
+	@set -e; for v in $(PYTHON_VERSIONS); do \
+		echo "== the wheel's exec wrapper, Python $$v"; \
+		venv=$(CURDIR)/$(call app_venv_for,$$v); \
+		$$venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(abspath $(call wheel_for,x86_64)); \
+		$(VENV_PY) tests/wheel/make_launcher.py wrapper $$venv/bin/python$$v $(call wrapper_for,$$v); \
+		LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call wrapper_for,$$v)) LAMBDA_WSGI_HOST=wrapper LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
+		LAMBDA_WSGI_PYTHON=$$venv/bin/python \
+		LAMBDA_WSGI_REMOTE_CONFIG=$(abspath target/debug/lambda-wsgi-remote-config) \
+		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
+		LAMBDA_WSGI_APP_VENV=$$venv LAMBDA_WSGI_NO_SKIP=1 \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(E2E_TESTS); \
+	done
+	@echo "== handler mode: awslambdaric $(AWSLAMBDARIC) calls lambda_wsgi.handler, Python $(PYTHON_VERSION)"
+	$(HANDLER_VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(abspath $(call wheel_for,x86_64))
+	$(VENV_PY) tests/wheel/make_launcher.py handler $(CURDIR)/$(HANDLER_VENV)/bin/python target/handler-py$(PYTHON_VERSION)/bootstrap
+	LAMBDA_WSGI_BOOTSTRAP=$(abspath target/handler-py$(PYTHON_VERSION)/bootstrap) LAMBDA_WSGI_HOST=handler \
+	LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_PYTHON=$(CURDIR)/$(HANDLER_VENV)/bin/python \
+	LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(HANDLER_VENV) LAMBDA_WSGI_NO_SKIP=1 \
+		$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(HANDLER_TESTS)
+	LAMBDA_WSGI_WHEELS="$(abspath $(WHEELS))" LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
+		$(VENV)/bin/pytest -q -rs -p no:cacheprovider tests/wheel
 
 # The layer: one zip per Lambda architecture, each with one bootstrap per managed Python linked
 # for the glibc of that runtime's OS (2.26 for 3.10 and 3.11, 2.34 for 3.12+) and against the

@@ -25,6 +25,11 @@ FIXTURES = ROOT / "runtime" / "tests" / "fixtures"
 BOOTSTRAP = Path(os.environ.get("LAMBDA_WSGI_BOOTSTRAP", ROOT / "target" / "debug" / "bootstrap"))
 EMULATOR = Path(os.environ.get("LAMBDA_WSGI_EMULATOR", ROOT / "target" / "debug" / "lambda-wsgi-emulator"))
 READY_TIMEOUT = 30
+# Who runs the pipeline behind LAMBDA_WSGI_BOOTSTRAP: `bootstrap` (the binary), `wrapper` (the pip
+# package's exec wrapper: the managed runtime's Python runs the Rust loop) or `handler` (handler
+# mode: awslambdaric calls lambda_wsgi.handler). A test for some hosts only is marked
+# `@pytest.mark.hosts(...)` and deselected under the others, where it shows as deselected.
+HOST = os.environ.get("LAMBDA_WSGI_HOST", "bootstrap")
 
 
 @functools.cache
@@ -171,6 +176,20 @@ def interpreter_info(emulator):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "hosts(*names): run only under these LAMBDA_WSGI_HOST values")
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, deselected = [], []
+    for item in items:
+        marker = item.get_closest_marker("hosts")
+        (kept if marker is None or HOST in marker.args else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.hookimpl(hookwrapper=True)

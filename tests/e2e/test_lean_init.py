@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from conftest import app_venv, build_python
 
 # Each of these cost a trivial app's cold start milliseconds when support.py imported them at
@@ -92,6 +94,9 @@ def test_snapshot_hooks_come_from_the_real_module_where_it_is_installed(start_em
     assert seen["doc"] != STAND_IN_DOC and seen["registered"] == 1
 
 
+# The exec wrapper's interpreter is the app venv's own, which has snapshot-restore-py: an empty
+# VIRTUAL_ENV cannot take it away there.
+@pytest.mark.hosts("bootstrap")
 def test_snapshot_hooks_come_from_the_stand_in_where_nothing_else_has_them(start_emulator, tmp_path):
     venv = tmp_path / "empty-venv"
     build_python()  # fails the test with the reason when LAMBDA_WSGI_PYTHON is not usable

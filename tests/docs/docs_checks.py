@@ -309,3 +309,83 @@ def snippet_count(pages, languages=("json", "sh", "bash", "shell", "python", "py
     """How many snippets in `pages` are checked (to show the check saw them)."""
     return sum(1 for page in pages for language, _, _, opted_out in code_blocks(Path(page).read_text())
                if language in languages and not opted_out)
+
+
+# --- measured figures -----------------------------------------------------------------------
+
+FIGURE = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?)\s?(?:x|ms|us|MB|/s)(?![A-Za-z])")
+NUMBER = re.compile(r"(?<![\d.])\d[\d,]*(?:\.\d+)?")
+
+
+def check_figures(page, results):
+    """Measured figures on `page` (`1.58x`, `11.8 ms`, `7.2 us`, `33.2 MB`, `5,414/s`) that
+    `results` (bench/RESULTS.md) does not have, at the page's precision: a page may round, not
+    invent. Code blocks are left out."""
+    measured = [float(n.replace(",", "")) for n in NUMBER.findall(Path(results).read_text())]
+    problems = []
+    for number, line in prose_lines(Path(page).read_text(), keep_code_spans=True):
+        for match in FIGURE.finditer(line):
+            figure = match.group(1)
+            places = len(figure.split(".")[1]) if "." in figure else 0
+            value = float(figure.replace(",", ""))
+            if not any(abs(round(m, places) - value) < 1e-9 for m in measured):
+                problems.append(f"{page}:{number}: {match.group(0)} is not in {Path(results).name}")
+    return problems
+
+
+def summary_pages(book_src):
+    """The pages SUMMARY.md lists, in order, relative to `book_src`."""
+    return [target for target in LINK.findall((Path(book_src) / "SUMMARY.md").read_text())]
+
+
+def check_readme_contents(readme, book_src):
+    """Chapters of the guide the README's table of contents does not link to."""
+    rel = Path(book_src).resolve().relative_to(Path(readme).resolve().parent).as_posix()
+    linked = {t.split("#")[0] for _, line in prose_lines(Path(readme).read_text()) for t in LINK.findall(line)}
+    return [f"{readme} does not link to {rel}/{page}" for page in summary_pages(book_src)
+            if f"{rel}/{page}" not in linked]
+
+
+# --- what the pages name in the repository --------------------------------------------------
+
+REPO_PATH = re.compile(r"`((?:runtime|python|emulator|layer|sam-templates|cdk|bench|tests|examples|remote-config|docs)/[^`\s]*)`")
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def check_repo_paths(pages, root):
+    """Repository paths the pages name in code spans (`sam-templates/pip/http-api.yaml`) that do
+    not exist; a path with a placeholder (`<source>`, `*`) is not checked."""
+    problems = []
+    for page in pages:
+        for number, line in prose_lines(Path(page).read_text(), keep_code_spans=True):
+            for path in REPO_PATH.findall(line):
+                if not any(c in path for c in "<>*") and not (Path(root) / path.rstrip("/")).exists():
+                    problems.append(f"{page}:{number}: {path} does not exist")
+    return problems
+
+
+def make_targets(makefiles):
+    """The targets the makefiles define (pattern rules keep their `%`)."""
+    text = "\n".join(Path(m).read_text() for m in makefiles)
+    return set(re.findall(r"^([A-Za-z0-9_.%/$()-]+)\s*:(?![=:])", text, re.M))
+
+
+def check_make_targets(pages, makefiles):
+    """`make TARGET` in a code span or a shell snippet, for a TARGET no makefile defines."""
+    targets = make_targets(makefiles)
+
+    def known(name):
+        return name in targets or any(t.endswith("%") and name.startswith(t[:-1]) for t in targets)
+
+    problems = []
+    for page in pages:
+        text = Path(page).read_text()
+        commands = [(n, span) for n, line in prose_lines(text, keep_code_spans=True) for span in CODE_SPAN.findall(line)]
+        for language, start, code, _ in code_blocks(text):
+            if language in ("sh", "bash", "shell"):
+                commands += [(start + i + 1, line) for i, line in enumerate(code.split("\n"))]
+        for number, command in commands:
+            match = re.match(r"\s*(?:[A-Z_]+=\S+\s+)*make\s+((?:[A-Z_]+=\S*\s+)*)([a-z][a-z0-9.-]*)", command)
+            if match and not known(match.group(2)):
+                problems.append(f"{page}:{number}: make {match.group(2)}: no such target")
+    return problems

@@ -31,9 +31,25 @@ def test_every_internal_link_of_the_guide_and_the_readme_arrives():
     assert checks.check_links([*PAGES, README], BOOK) == []
 
 
-def test_the_readme_links_into_the_guide():
-    targets = [t for _, line in checks.prose_lines(README.read_text()) for t in checks.LINK.findall(line)]
-    assert any(t.startswith("docs/src/") for t in targets), "the README has no link into docs/src"
+def test_the_readme_lists_every_chapter_of_the_guide():
+    assert checks.check_readme_contents(README, BOOK) == []
+
+
+def test_every_repository_path_the_pages_name_exists():
+    assert checks.check_repo_paths([*PAGES, README], ROOT) == []
+
+
+def test_every_make_target_the_pages_name_exists():
+    makefiles = [ROOT / "Makefile", ROOT / "docs" / "docs.mk"]
+    assert {"run", "test", "docs", "test-docs"} <= checks.make_targets(makefiles)
+    assert checks.check_make_targets([*PAGES, README], makefiles) == []
+
+
+def test_the_measured_figures_of_the_readme_and_the_performance_page_are_bench_results():
+    results = ROOT / "bench" / "RESULTS.md"
+    for page in (README, BOOK / "performance.md"):
+        assert checks.FIGURE.search(page.read_text()), f"{page} shows no measured figure"
+        assert checks.check_figures(page, results) == []
 
 
 def test_every_page_is_in_the_summary():
@@ -187,6 +203,40 @@ def test_the_error_types_are_derived_from_the_source(tmp_path):
         '            Self::A => "AnError",\n            Self::B => "Other".to_owned(),\n        }\n    }\n}\n')
     (tmp_path / "runtime" / "src" / "x.rs").write_text('ErrorReport::new("Runtime.Thing", m)\n')
     assert set(checks.reported_error_types(tmp_path)) == {"AnError", "Other", "Runtime.Thing"}
+
+
+def test_a_figure_that_is_not_in_the_results_fails_and_rounding_is_allowed(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("| lambda-wsgi | 5,414 | 1.584x | 11.83 |\n")
+    page = tmp_path / "p.md"
+    page.write_text("# P\n\n5,414/s, 1.58x, 1.6x, 11.8 ms\n\n1.59x and 12.0 ms\n\n```sh\necho 9.99x\n```\n")
+    assert [p.split(": ", 1)[1] for p in checks.check_figures(page, results)] == [
+        "1.59x is not in RESULTS.md", "12.0 ms is not in RESULTS.md"]
+
+
+def test_a_chapter_missing_from_the_readme_fails(tmp_path):
+    src = book(tmp_path, {"SUMMARY.md": "# Summary\n\n[Intro](intro.md)\n- [A](a.md)\n- [B](b/c.md)\n"})
+    readme = tmp_path / "README.md"
+    readme.write_text("# R\n\n- [intro](src/intro.md) [a](src/a.md#x)\n")
+    assert checks.check_readme_contents(readme, src) == [f"{readme} does not link to src/b/c.md"]
+
+
+def test_a_missing_repository_path_fails(tmp_path):
+    (tmp_path / "runtime").mkdir()
+    (tmp_path / "runtime" / "here.rs").write_text("")
+    page = tmp_path / "p.md"
+    page.write_text("# P\n\n`runtime/here.rs`, `runtime/` and `runtime/<x>.rs`; `runtime/gone.rs`\n")
+    assert [p.split(": ", 1)[1] for p in checks.check_repo_paths([page], tmp_path)] == ["runtime/gone.rs does not exist"]
+
+
+def test_an_unknown_make_target_fails(tmp_path):
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("X := 1\nrun: build ## r\n\t@true\nbootstrap-%:\n\t@true\n.PHONY: run\n")
+    page = tmp_path / "p.md"
+    page.write_text("# P\n\nmake sure `make run PORT=1` and `make bootstrap-3.12`, `make gone`\n\n"
+                    "```sh\nPORT=1 make run\nmake FOO=1 vanished   # comment\n```\n")
+    assert [p.split(": ", 1)[1] for p in checks.check_make_targets([page], [makefile])] == [
+        "make gone: no such target", "make vanished: no such target"]
 
 
 @pytest.mark.parametrize(("language", "code"), [

@@ -458,3 +458,24 @@ def test_each_guide_marks_settings_that_name_the_app(name):
     assert handler in ("app.app", "lambda_wsgi.handler")
     assert env.get("WSGI_APP", "app:app") == "app:app"
     assert "## What to change" in guide_text(name) and "## What your app will see differently" in guide_text(name)
+
+
+def test_a_guide_without_its_marked_settings_or_a_dropped_promise_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(__import__(__name__), "GUIDES", tmp_path)
+    (tmp_path / "x.md").write_text("# X\n\n```json\n{}\n```\n")
+    with pytest.raises(AssertionError, match="must mark exactly one settings block"):
+        guide_settings("x")
+    (tmp_path / "x.md").write_text("# X\n\n<!-- migration-test: x -->\n```toml\na = 1\n```\n")
+    with pytest.raises(AssertionError, match="not json or yaml"):
+        guide_settings("x")
+    with pytest.raises(AssertionError, match="no longer says"):
+        promise("x", "Paths decoded once.")
+
+
+def test_settings_are_read_as_each_tool_reads_them():
+    sam = {"AppFunction": {"Properties": {"Handler": "app.app", "Environment": {"Variables": {"A": 1}}}}}
+    assert function_of(sam) == ("app.app", {"A": "1"})
+    serverless = {"functions": {"app": {"handler": "lambda_wsgi.handler", "environment": {"WSGI_APP": "app:app"}}}}
+    assert function_of(serverless) == ("lambda_wsgi.handler", {"WSGI_APP": "app:app"})
+    zappa = {"production": {"app_function": "app.app", "environment_variables": {"B": True}}}
+    assert function_of(zappa) == ("app.app", {"B": "True"})

@@ -6,6 +6,10 @@
 - Handler mode (awslambdaric calls `lambda_wsgi.handler`) against apig-wsgi under the same
   awslambdaric: both pay the same Python loop, so the difference is the Rust environ and
   response (goal: at least 1.3x apig-wsgi's invocations/s on the trivial app).
+- The handler call alone, in one process with no loop around it: `make_handler(app)` against
+  apig-wsgi's `make_lambda_handler(app)`, each called with the decoded event and awslambdaric's
+  own LambdaContext, as awslambdaric calls them. This is the part of an invocation a handler
+  decides; end to end, awslambdaric's loop and the Runtime API round trip are the same for both.
 
 Same method as bench/run.py: alternating slice pairs on one emulator (bench/pairing.py), each
 pair one ratio, reported as the median with quartiles. Writes bench/pip-package.json and its
@@ -32,13 +36,39 @@ APPS_UNDER_TEST = {"trivial": "trivial:app", "Flask": "flask_app:app"}
 SLICE_SCALE = {"trivial": 3, "Flask": 1}
 BOOTSTRAP, WRAPPER = "bootstrap (embedded)", "exec wrapper (extension)"
 HANDLER, APIG = "handler mode (awslambdaric)", "apig-wsgi (awslambdaric)"
-COMPARISONS = [(app, a, b) for app in APPS_UNDER_TEST for a, b in ((WRAPPER, BOOTSTRAP), (HANDLER, APIG))]
+CALL_OURS, CALL_APIG = "lambda_wsgi.make_handler: the call", "apig-wsgi: the call"
+COMPARISONS = [(app, a, b) for app in APPS_UNDER_TEST
+               for a, b in ((WRAPPER, BOOTSTRAP), (HANDLER, APIG), (CALL_OURS, CALL_APIG))]
+# One slice of handler calls: N calls after a warm-up, in the venv Python; prints calls/s.
+CALLS = """
+import importlib, json, sys, time
+from awslambdaric.lambda_context import LambdaContext
+apps, module, which, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+sys.path.insert(0, apps)
+app = getattr(importlib.import_module(module), "app")
+event = json.load(open(sys.argv[5]))
+if which == "ours":
+    import lambda_wsgi
+    handler = lambda_wsgi.make_handler(app)
+else:
+    import apig_wsgi
+    handler = apig_wsgi.make_lambda_handler(app)
+context = LambdaContext("req-1", None, None, int(time.time() * 1000) + 600000,
+                        "arn:aws:lambda:us-east-1:123456789012:function:bench")
+for _ in range(calls // 10):
+    handler(event, context)
+started = time.perf_counter()
+for _ in range(calls):
+    handler(event, context)
+print(json.dumps({"per_second": calls / (time.perf_counter() - started)}))
+"""
 KEEP = {"per_second", "cold_start_ms", "mean_us", "peak_rss_kb"}
 METRICS = [("invocations/s", "per_second", "higher"), ("cold start ms", "cold_start_ms", "lower"),
            ("peak RSS MB", "peak_rss_kb", "lower")]
 # (app, ours, theirs), metric, goal, better
 TARGETS = [
     (("trivial", HANDLER, APIG), "per_second", 1.3, "higher"),
+    (("trivial", CALL_OURS, CALL_APIG), "per_second", 1.3, "higher"),
     (("trivial", WRAPPER, BOOTSTRAP), "per_second", 0.95, "higher"),
     (("Flask", WRAPPER, BOOTSTRAP), "per_second", 0.95, "higher"),
     (("trivial", WRAPPER, BOOTSTRAP), "cold_start_ms", 1.05, "lower"),
@@ -80,6 +110,15 @@ def measure(args):
         done[0] += 1
         print(f"[round {round_index + 1}/{args.rounds}, {done[0]}/{2 * len(plan) * args.rounds}] {app} {runtime}",
               file=sys.stderr, flush=True)
+        if runtime in (CALL_OURS, CALL_APIG):
+            which = "ours" if runtime == CALL_OURS else "apig"
+            module = APPS_UNDER_TEST[app].split(":")[0]
+            done_calls = subprocess.run(
+                [str(Path(args.python).absolute()), "-c", CALLS, str(APPS), module, which,
+                 str(args.invocations * 5 * SLICE_SCALE[app]), str(EVENT)],
+                capture_output=True, text=True, check=True,
+                env={"PATH": "/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_REGION": "us-east-1"})
+            return json.loads(done_calls.stdout)
         report = emulator_bench(args.emulator, specs[runtime](APPS_UNDER_TEST[app]), APPS, [EVENT],
                                 args.invocations * SLICE_SCALE[app], args.warmup * SLICE_SCALE[app], args.cold_starts)
         return flatten(report, KEEP)

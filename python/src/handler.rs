@@ -2,7 +2,7 @@
 //! `lambda_wsgi.make_handler(app)`, called by the managed runtime (awslambdaric) with the event
 //! it decoded and its context object.
 //!
-//! The event goes back to JSON text (the stdlib's C encoder) and through the same pipeline as
+//! The event goes back to JSON text (event_json.rs) and through the same pipeline as
 //! in `bootstrap`: `invoke::handle` parses it, builds the environ, calls the app and renders the
 //! event source's response, which is handed back as `bytes`: awslambdaric sends `bytes`
 //! unchanged, so the response is never decoded into Python objects and encoded again. What the
@@ -14,9 +14,9 @@ use std::sync::{Arc, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyBytes, PyString};
+use pyo3::types::{PyBytes, PyString};
 
-use lambda_wsgi::config::{self, Config, FunctionInfo};
+use lambda_wsgi::config::{self, Config, FunctionInfo, InvokeMode};
 use lambda_wsgi::context::InvocationContext;
 use lambda_wsgi::error::InitError;
 use lambda_wsgi::init_error;
@@ -25,6 +25,8 @@ use lambda_wsgi::invoke;
 use lambda_wsgi::remote_config;
 use lambda_wsgi::runtime_api::ErrorReport;
 use lambda_wsgi::wsgi::WsgiApp;
+
+use crate::event_json;
 
 /// Stands in for `WSGI_APP` when the app is handed over by `make_handler(app)`: the settings
 /// need an app spec, and nothing is imported by it.
@@ -43,7 +45,8 @@ pub struct Handler {
     app: WsgiApp,
     config: Config,
     function: Arc<FunctionInfo>,
-    /// `json.JSONEncoder(ensure_ascii=False).encode`: the event back to the text it came as.
+    /// `json.JSONEncoder().encode`, for the events [`event_json`] leaves to it (its escapes
+    /// keep a lone surrogate representable).
     encode: Py<PyAny>,
 }
 
@@ -69,11 +72,7 @@ impl Handler {
             lambda_error(py, &report)
         })?;
         let (config, function, app) = started;
-        let encode = py
-            .import("json")?
-            .getattr("JSONEncoder")?
-            .call((), Some(&[("ensure_ascii", false)].into_py_dict(py)?))?
-            .getattr("encode")?;
+        let encode = py.import("json")?.getattr("JSONEncoder")?.call0()?.getattr("encode")?;
         Ok(Handler {
             app,
             config,
@@ -90,8 +89,8 @@ impl Handler {
         event: &Bound<'py, PyAny>,
         context: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let event = self.encode.bind(py).call1((event,))?;
-        let event = event.cast::<PyString>()?.to_str()?;
+        let event = self.event_text(event)?;
+        let event = event.as_str();
         let context = invocation_context(context, &self.function)?;
         let span = tracing::info_span!("invoke", requestId = %context.request_id);
         let _entered = span.enter();
@@ -127,6 +126,18 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// The event as the JSON text it came as: the pipeline parses text, and `lambda.event` is
+    /// that text, parsed lazily. What [`event_json`] does not write goes through the json module.
+    fn event_text(&self, event: &Bound<'_, PyAny>) -> PyResult<String> {
+        if let Ok(text) = event_json::to_json(event) {
+            return Ok(text);
+        }
+        let encoded = self.encode.bind(event.py()).call1((event,))?;
+        Ok(encoded.cast::<PyString>()?.to_str()?.to_owned())
+    }
+}
+
 /// Settings, the function's identity, remote configuration and the app, as `bootstrap`'s init
 /// has them, in the interpreter the managed runtime set up.
 fn start(
@@ -141,6 +152,14 @@ fn start(
         )));
     }
     let config = Config::from_lookup(lookup)?;
+    // awslambdaric answers with one buffered response: streaming needs the runtime's own loop.
+    if config.invoke_mode == InvokeMode::ResponseStream {
+        return Err(InitError::Config(format!(
+            "{}=response_stream needs the exec wrapper (AWS_LAMBDA_EXEC_WRAPPER=.../lambda_wsgi/exec-wrapper): \
+             in handler mode the managed runtime sends one buffered response",
+            config::WSGI_INVOKE_MODE
+        )));
+    }
     let function = FunctionInfo::from_lookup(lookup)?;
     let wsgi = match app {
         Some(app) => interpreter::start_with_app(&config, Host::ManagedRuntime, app)?,

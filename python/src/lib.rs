@@ -9,6 +9,7 @@
 //!   (awslambdaric) runs the loop and calls the handler with the decoded event and its context;
 //!   the pipeline maps it to the environ, calls the app and renders the response.
 
+mod event_json;
 mod handler;
 
 use pyo3::prelude::*;

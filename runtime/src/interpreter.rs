@@ -98,7 +98,8 @@ fn prepare<'py>(
         py.import("gc")
             .and_then(|gc| gc.call_method0("freeze"))
             .map_err(interpreter_error)?;
-        WsgiApp::new(py, app, event_handler, &support, config.deadline_margin).map_err(interpreter_error)
+        let announce = host != Host::ManagedRuntime;
+        WsgiApp::new(py, app, event_handler, &support, config.deadline_margin, announce).map_err(interpreter_error)
     }
 }
 

@@ -19,6 +19,26 @@ def fixture(name):
     return json.loads((FIXTURES / "unsupported" / f"{name}.json").read_text())
 
 
+def nested(depth):
+    value = "bottom"
+    for level in range(depth):
+        value = {"level": level, "next": [value]}
+    return value
+
+
+# A direct invocation's JSON, each part a different path through handler mode's re-encoding of
+# awslambdaric's objects (python/src/event_json.rs): escapes, non-ASCII, numbers at the edges of
+# 64 bits and of floats, an int past 64 bits (left to the json module), nesting.
+AWKWARD = {
+    "text": "quote \" backslash \\ newline \n tab \t bell \u0007 e-acute \u00e9 euro \u20ac \U0001f600 \u2028",
+    "numbers": [0, -1, 2**63 - 1, -2**63, 2**64 - 1, 1.5, -0.25, 1e300, 5e-324],
+    "big": 2**70,
+    "flags": [True, False, None],
+    "empty": [{}, [], ""],
+    "deep": nested(60),
+}
+
+
 @pytest.fixture(scope="module")
 def jobs(start_emulator):
     return start_emulator("jobs:app", env=flask_env(**HANDLER, WSGI_MANAGE_COMMANDS="true"))
@@ -32,6 +52,12 @@ def test_non_http_events_go_to_the_event_handler_with_a_context(jobs, name, kind
     assert payload["kind"] == kind
     assert payload["functionName"] == "lambda-wsgi-local" and payload["hasTime"] is True
     assert payload["requestId"]
+
+
+def test_a_direct_event_reaches_the_handler_as_it_was_sent(jobs):
+    function_error, payload = jobs.invoke(AWKWARD)
+    assert function_error is None, payload
+    assert payload["kind"] == "direct" and payload["detail"] == AWKWARD
 
 
 def test_each_invocation_has_its_own_trace_id_in_os_environ(jobs):

@@ -83,3 +83,20 @@ def test_the_event_handler_takes_non_http_events(start_emulator):
     assert function_error == "Unhandled" and "the job failed" in payload["errorMessage"], payload
     status, _, body = emulator.request("GET", "/handled")
     assert status == 200 and json.loads(body) == {"handled": 2}
+
+
+def test_streaming_needs_the_exec_wrapper_and_says_so_at_init():
+    code, stdout, stderr = run_invoke("echo:app", EVENT, env={"WSGI_INVOKE_MODE": "response_stream"})
+    assert code == 2, (stdout, stderr)
+    error = json.loads(stdout)
+    assert error["errorType"] == "Runtime.InvalidConfiguration", error
+    assert "WSGI_INVOKE_MODE=response_stream needs the exec wrapper" in error["errorMessage"]
+
+
+def test_there_is_no_deadline_guard_the_managed_runtime_runs_the_app_to_its_end(start_emulator):
+    # The same settings under which the exec wrapper and bootstrap answer 504 after ~1.5 s
+    # (test_deadline.py): in handler mode the app is not interrupted (Lambda's own timeout is
+    # what would stop it there), so a 1.7 s request inside a 2 s timeout completes.
+    emulator = start_emulator("misbehaving:app", timeout=2)
+    status, _, body = emulator.request("GET", "/sleep?seconds=1.7")
+    assert status == 200, (status, body)

@@ -12,8 +12,6 @@ mod file_wrapper;
 mod lifecycle;
 mod start_response;
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -40,10 +38,13 @@ pub struct WsgiApp {
     base_environ: Py<PyDict>,
     /// Environ keys made once, interned: the runtime's own, the ones `to_dict` adds, and the
     /// commonest request headers' (`environ::COMMON_HEADERS`).
-    keys: HashMap<&'static str, Py<PyString>>,
+    keys: foldhash::HashMap<&'static str, Py<PyString>>,
     bytes_io: Py<PyAny>,
     lambda_event: Py<PyAny>,
     begin_invocation: Py<PyAny>,
+    /// Whether each invocation announces itself to Python (`begin_invocation`): not under a
+    /// managed runtime, which has set the trace id and its log records' request id already.
+    announce: bool,
     /// WSGI_EVENT_HANDLER, imported.
     event_handler: Option<Py<PyAny>>,
     support: Py<PyModule>,
@@ -60,6 +61,7 @@ impl WsgiApp {
         event_handler: Option<Bound<'_, PyAny>>,
         support: &Bound<'_, PyModule>,
         deadline_margin: std::time::Duration,
+        announce: bool,
     ) -> PyResult<Self> {
         let base = PyDict::new(py);
         base.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
@@ -85,6 +87,7 @@ impl WsgiApp {
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
             lambda_event: support.getattr("LambdaEvent")?.unbind(),
             begin_invocation: support.getattr("begin_invocation")?.unbind(),
+            announce,
             event_handler: event_handler.map(Bound::unbind),
             support: support.clone().unbind(),
             deadline_margin,
@@ -186,6 +189,9 @@ impl WsgiApp {
     /// The request id for log records, and the trace id in os.environ (X-Ray SDKs read it
     /// there; std::env::set_var would be invisible to Python, and leaks).
     fn begin(&self, py: Python<'_>, context: &InvocationContext) -> PyResult<()> {
+        if !self.announce {
+            return Ok(());
+        }
         self.begin_invocation
             .call1(py, (&context.request_id, context.trace_id.as_deref()))
             .map(drop)

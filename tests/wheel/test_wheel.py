@@ -140,3 +140,63 @@ def test_the_wrapper_hands_a_non_python_runtime_back_unchanged(task_root, tmp_pa
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stdout == "started as is\n"
     assert "is not a Python 3.10 or later interpreter" in done.stderr
+
+
+SAM_PIP = ROOT / "sam-templates" / "pip"
+
+
+def sam_function(template):
+    """The function's Handler and variables in one of the pip-route templates."""
+    from cfnlint.decode.decode import decode_str
+
+    decoded, errors = decode_str((SAM_PIP / template).read_text())
+    assert not errors, errors
+    properties = decoded["Resources"]["AppFunction"]["Properties"]
+    return properties["Handler"], dict(properties["Environment"]["Variables"])
+
+
+@pytest.fixture(scope="module")
+def sam_built(tmp_path_factory):
+    """What `sam build` makes of sam-templates/pip/app: its code, and lambda-wsgi from its
+    requirements.txt installed beside it (Flask comes from the app venv here: no index is asked)."""
+    root = tmp_path_factory.mktemp("sam-build")
+    subprocess.run([python("3.12"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                    "--no-index", "--target", root, wheel("x86_64")], check=True, timeout=300)
+    shutil.copy(SAM_PIP / "app" / "app.py", root / "app.py")
+    return root
+
+
+def test_the_sam_wrapper_template_serves_its_app(sam_built, tmp_path):
+    handler, variables = sam_function("http-api.yaml")
+    wrapper = variables.pop("AWS_LAMBDA_EXEC_WRAPPER")
+    assert wrapper.startswith("/var/task/")
+    venv = ROOT / ".venv-3.12"
+    launcher = tmp_path / "bootstrap"
+    launcher.write_text(f"#!/bin/sh\nexec {sam_built}/{wrapper.removeprefix('/var/task/')} "
+                        f"{venv}/bin/python3.12 /var/runtime/bootstrap.py\n")
+    launcher.chmod(0o755)
+    emulator = Emulator(handler, task_root=sam_built, bootstrap=launcher, tmp_path=tmp_path, env=variables)
+    try:
+        status, headers, _ = emulator.request("GET", "/go")
+        assert status == 302 and {k.lower(): v for k, v in headers}["location"] == "/", emulator.logs()
+        status, _, body = emulator.request("GET", "/")
+        assert status == 200 and json.loads(body)["json"] == "/json", emulator.logs()
+    finally:
+        emulator.stop()
+
+
+def test_the_sam_handler_template_serves_its_app_under_awslambdaric(sam_built, tmp_path):
+    handler, variables = sam_function("handler.yaml")
+    interpreter = os.environ.get("LAMBDA_WSGI_HANDLER_PYTHON")
+    if not interpreter:
+        pytest.fail("LAMBDA_WSGI_HANDLER_PYTHON is not set: run `make test-wheel` (its venv has awslambdaric)")
+    launcher = tmp_path / "bootstrap"
+    launcher.write_text(f"#!/bin/sh\nexec {interpreter} -m awslambdaric \"$_HANDLER\"\n")
+    launcher.chmod(0o755)
+    emulator = Emulator(handler, task_root=sam_built, bootstrap=launcher, tmp_path=tmp_path, env=variables,
+                        event_format="rest")
+    try:
+        status, _, body = emulator.request("GET", "/json")
+        assert status == 200 and json.loads(body) == {"ok": True}, emulator.logs()
+    finally:
+        emulator.stop()

@@ -106,7 +106,7 @@ test-python: $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_f
 	done
 
 test-templates: $(VENV)/.installed ## cfn-lint and the SAM translator on every template in sam-templates/
-	$(VENV)/bin/pytest -q -p no:cacheprovider sam-templates/test_templates.py
+	$(VENV)/bin/pytest -q -p no:cacheprovider sam-templates/test_templates.py sam-templates/pip/test_pip_templates.py
 
 .PHONY: test-cdk nodejs
 test-cdk: $(VENV)/.installed nodejs ## Synthesize the CDK app in cdk/ offline: assertions on the template, then cfn-lint
@@ -118,14 +118,27 @@ nodejs:
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
 
-# The layer played as on a managed python3.x runtime: the x86_64 bootstraps of pyenv's Pythons in a
-# temp root, the provided.al2023 route, and (needs root: chroot, mount) every other Python and arm64
-# under qemu-user in roots of Debian's packages (target/debian-roots, .debs cached in target/debian-cache).
-test-layer: layer build qemu-user ## The layers' ELF files checked, then served through the emulator: x86_64 3.10-3.13 (pyenv), 3.14 and arm64 3.11/3.13/3.14 in Debian roots
+# The layer played as on a managed python3.x runtime: the x86_64 layer on pyenv's Pythons in a temp
+# root, the provided.al2023 route, and (needs root: chroot, mount) other Pythons and arm64 under
+# qemu-user in roots of Debian's packages (target/debian-roots, .debs cached in target/debian-cache).
+# Then the e2e suite's host-independent part (ROOT_E2E_TESTS: it needs no venv of this machine's)
+# through the layer's wrapper in each of ROOT_E2E_CASES (tests/e2e/lambda_roots.py's launcher).
+ROOT_E2E_CASES ?= amd64-forky-py3.14 arm64-bookworm-py3.11 arm64-trixie-py3.13 arm64-forky-py3.14
+ROOT_E2E_TESTS := $(addprefix tests/e2e/,test_fixtures.py test_app_errors.py test_deadline.py test_event_bytes.py \
+	test_front_door.py test_hostile_events.py test_invocation_state.py test_limits.py test_managed_instances.py \
+	test_protocol_cases.py test_reload.py test_remote_user.py test_runtime_logs.py test_snapstart.py test_streaming.py)
+test-layer: layer build qemu-user ## The layers' files checked, then served through the emulator: x86_64 3.10-3.13 (pyenv), 3.14 and arm64 3.11/3.13/3.14 in Debian roots, with the e2e suite in those roots
 	LAMBDA_WSGI_LAYER_DIR=$(abspath dist) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
-	LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
+	LAMBDA_WSGI_WHEELS="$(abspath $(WHEELS))" LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call bootstrap_for,$(PYTHON_VERSION))) \
 		$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_layer.py tests/e2e/test_layer_provided.py \
 			tests/e2e/test_debian_root.py tests/e2e/test_layer_roots.py
+	@set -e; for case in $(ROOT_E2E_CASES); do \
+		echo "== end to end through the layer, Debian root $$case"; \
+		launcher=$(abspath target/root-launchers)/$$case/bootstrap; \
+		$(VENV_PY) tests/e2e/lambda_roots.py launcher $$case $(abspath dist) $$launcher; \
+		LAMBDA_WSGI_BOOTSTRAP=$$launcher LAMBDA_WSGI_HOST=wrapper LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) \
+		LAMBDA_WSGI_NO_SKIP=1 $(VENV)/bin/pytest -q -rs -p no:cacheprovider $(ROOT_E2E_TESTS); \
+	done
 
 check-cargo-lambda: $(VENV)/.installed $(APP_VENV)/.installed ## `cargo lambda watch` serves examples/flask from this repository (cargo-lambda from pip)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-lambda==1.9.2
@@ -190,7 +203,8 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 # The pip package: one abi3 wheel per Lambda architecture (CPython 3.10+, manylinux2014: glibc
 # 2.17, so Amazon Linux 2 and 2023 alike), linked by maturin with zig (the ziglang package) for
 # both CPUs: no root, no qemu, no target Python. Plus the sdist, which builds where Rust is. The
-# runtime's Python helpers are precompiled for each local Python of LAYER_PYTHONS (build.rs).
+# runtime's Python helpers are precompiled for each local Python of MANAGED_PYTHONS (build.rs).
+MANAGED_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
 
 .PHONY: wheel test-wheel
 wheel: $(WHEELS) $(SDIST) ## Build the pip package: dist/lambda_wsgi-*-abi3-manylinux2014_{x86_64,aarch64}.whl and the sdist
@@ -199,7 +213,7 @@ wheel: $(WHEELS) $(SDIST) ## Build the pip package: dist/lambda_wsgi-*-abi3-many
 $(WHEELS) &: $(VENV)/.wheel-tools $(WHEEL_SOURCES)
 	@set -e; for arch in x86_64 aarch64; do \
 		PATH=$(abspath $(VENV))/bin:$$PATH CARGO_TARGET_DIR=target/wheel \
-		LAMBDA_WSGI_PRECOMPILE_PYTHONS="$(foreach v,$(LAYER_PYTHONS),$(call python_for,$(v)))" \
+		LAMBDA_WSGI_PRECOMPILE_PYTHONS="$(foreach v,$(MANAGED_PYTHONS),$(call python_for,$(v)))" \
 			$(MATURIN) build --release -q -m python/Cargo.toml \
 			--zig --target $$arch-unknown-linux-gnu --compatibility manylinux2014 --out dist; \
 	done
@@ -225,7 +239,7 @@ $(VENV)/.wheel-tools: $(VENV)/.installed
 wrapper_for = target/wrapper-py$(1)/bootstrap
 # What handler mode is held to: every golden fixture, errors, and the mode's own tests.
 HANDLER_TESTS := tests/e2e/test_fixtures.py tests/e2e/test_handler_mode.py
-test-wheel: $(WHEELS) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(HANDLER_VENV)/.installed ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
+test-wheel: $(WHEELS) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(HANDLER_VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== the wheel's exec wrapper, Python $$v"; \
@@ -247,21 +261,19 @@ test-wheel: $(WHEELS) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call a
 	LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(HANDLER_VENV) LAMBDA_WSGI_NO_SKIP=1 \
 		$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(HANDLER_TESTS)
 	LAMBDA_WSGI_WHEELS="$(abspath $(WHEELS))" LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
+	LAMBDA_WSGI_HANDLER_PYTHON=$(CURDIR)/$(HANDLER_VENV)/bin/python \
 		$(VENV)/bin/pytest -q -rs -p no:cacheprovider tests/wheel
 
-# The layer: one zip per Lambda architecture, each with one bootstrap per managed Python linked
-# for the glibc of that runtime's OS (2.26 for 3.10 and 3.11, 2.34 for 3.12+) and against the
-# runtime's own libpython by name (layer/build.py says how), plus the exec wrapper and the
-# remote-config helper. The zips are rebuilt only when a source they come from changed.
-LAYER_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
+# The layer: one zip per Lambda architecture, made from that architecture's wheel (the package
+# as `pip install --target` lays it out, in python/), plus the exec wrapper users point at
+# (/opt/lambda-wsgi) and the remote-config helper. No root, no qemu: layer/build.py says how.
 LAYER_ZIPS := dist/lambda-wsgi-layer-x86_64.zip dist/lambda-wsgi-layer-arm64.zip
-LAYER_SOURCES := Cargo.toml Cargo.lock $(shell find runtime/src runtime/build.rs runtime/Cargo.toml remote-config -type f) \
-	layer/lambda-wsgi layer/build.py layer/libpython_stub.py layer/debian_root.py
+LAYER_SOURCES := $(WHEELS) Cargo.lock $(shell find remote-config -type f) layer/lambda-wsgi layer/build.py
 
-layer: $(LAYER_ZIPS) ## Build dist/lambda-wsgi-layer-{x86_64,arm64}.zip: bootstraps for Python 3.10-3.14 + the exec wrapper + the remote-config helper
+layer: $(LAYER_ZIPS) ## Build dist/lambda-wsgi-layer-{x86_64,arm64}.zip from the wheels: the package in python/, the exec wrapper, the remote-config helper
 
 $(LAYER_ZIPS) &: $(VENV)/.layer-tools $(LAYER_SOURCES)
-	$(VENV_PY) layer/build.py $(foreach v,$(LAYER_PYTHONS),--python $(v)=$(call python_for,$(v))) $(LAYER_PYTHONS)
+	$(VENV_PY) layer/build.py --wheel x86_64=$(call wheel_for,x86_64) --wheel arm64=$(call wheel_for,aarch64)
 
 $(VENV)/.layer-tools: $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.1

@@ -1,27 +1,22 @@
-"""Builds the layer zips, one per Lambda architecture: dist/lambda-wsgi-layer-x86_64.zip and
-dist/lambda-wsgi-layer-arm64.zip.
+"""Builds the layer zips from the pip package's wheels, one per Lambda architecture:
+dist/lambda-wsgi-layer-x86_64.zip and dist/lambda-wsgi-layer-arm64.zip.
 
 Each zip holds, at its root (Lambda unpacks a layer in /opt):
-  lambda-wsgi                              the exec wrapper (AWS_LAMBDA_EXEC_WRAPPER=/opt/lambda-wsgi)
-  lambda-wsgi-bin/bootstrap-py3.X-MACHINE  one bootstrap per managed Python, MACHINE being what
-                                           `uname -m` says on that architecture (x86_64, aarch64)
+  lambda-wsgi                    the exec wrapper users point at (AWS_LAMBDA_EXEC_WRAPPER=/opt/lambda-wsgi):
+                                 it checks the CPU and hands over to the package's own wrapper
+  python/lambda_wsgi/            the pip package, as `pip install --target` lays out its wheel for
+  python/lambda_wsgi-*.dist-info that architecture (/opt/python is on every python3.x runtime's path):
+                                 the abi3 extension serves Python 3.10 and later from one file
   lambda-wsgi-bin/lambda-wsgi-remote-config
-                                           remote configuration (SSM, Secrets Manager), run by a
-                                           bootstrap at init only when it is configured
+                                 remote configuration (SSM, Secrets Manager), run at init only when it
+                                 is configured (the wrapper sets WSGI_REMOTE_CONFIG_HELPER to it)
 
-How a bootstrap is built for a Python and a CPU that this machine may not have:
-- glibc: each is linked by cargo-zigbuild for the glibc of the OS its managed runtime runs on:
-  2.26 (Amazon Linux 2) for python3.10 and 3.11, 2.34 (Amazon Linux 2023) for 3.12 and later.
-  The helper is built once per CPU, for the oldest (2.26), and serves every Python.
-- libpython: linked by name, against a stand-in with the real library's SONAME and exported
-  symbols (libpython_stub.py), so that on Lambda the loader takes the runtime's own libpython
-  from /var/lang/lib (the only rpath), and pyo3 reads its configuration from a file
-  (PYO3_CONFIG_FILE) instead of running an interpreter of the target CPU. The stand-in's symbols
-  come from a reference libpython of that version: the local one (--python 3.X=PATH) or Debian's.
-- Builds that share a CPU and a glibc share a cargo target directory: after the first, a Python
-  costs only pyo3 and our crate.
+Nothing here needs root, qemu or a Python of the target CPU: pip installs the wheel for the other
+platform (--platform), and the helper is linked by cargo-zigbuild for Amazon Linux 2's glibc (2.26).
+The per-Python bootstraps the layer used to carry left it when the extension measured as fast
+(bench/RESULTS.md, "The pip package"): one wheel replaced ten builds.
 
-Usage: build.py [--arch x86_64 --arch arm64] [--python 3.X=/path/to/python3.X ...] VERSION...
+Usage: build.py --wheel x86_64=dist/...x86_64.whl --wheel arm64=dist/...aarch64.whl [--arch x86_64]
 """
 
 import argparse
@@ -35,51 +30,17 @@ import time
 import zipfile
 from pathlib import Path
 
-import debian_root
-
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "target" / "layer"
 WRAPPER = ROOT / "layer" / "lambda-wsgi"
-# Lambda's architecture name -> (Rust's CPU, zig's target, `uname -m` on it).
-ARCHES = {"x86_64": ("x86_64", "x86_64-linux-gnu", "x86_64"),
-          "arm64": ("aarch64", "aarch64-linux-gnu", "aarch64")}
+# Lambda's architecture name -> (Rust's CPU, `uname -m` on it, pip's platform tag of the wheel).
+ARCHES = {"x86_64": ("x86_64", "x86_64", "manylinux2014_x86_64"),
+          "arm64": ("aarch64", "aarch64", "manylinux2014_aarch64")}
+# The oldest OS of a python3.x runtime (Amazon Linux 2, python3.10 and 3.11): what every binary of
+# the layer must load on.
 AMAZON_LINUX_2_GLIBC = "2.26"
-AMAZON_LINUX_2023_GLIBC = "2.34"
-# Where a reference libpython comes from when no local Python of that version is given.
-DEBIAN_REFERENCE = ("forky", "amd64")
-
-
-def glibc_for(version):
-    """The glibc of the OS the managed python3.X runtime runs on."""
-    minor = int(version.split(".")[1])
-    return AMAZON_LINUX_2_GLIBC if minor <= 11 else AMAZON_LINUX_2023_GLIBC
-
-
-def reference_libpython(version, python):
-    """A libpython3.X.so.1.0 to take the exported symbols from (its CPU does not matter)."""
-    if python:
-        found = subprocess.run([python, "-c", "import sysconfig as s; print(s.get_config_var('LIBDIR'))"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        library = Path(found) / f"libpython{version}.so.1.0"
-        if library.exists():
-            return library
-        print(f"Python {version}: {python} has no shared libpython ({library}): taking Debian's symbols")
-    suite, arch = DEBIAN_REFERENCE
-    try:
-        index = debian_root.Index(suite, arch)
-        if f"libpython{version}" not in index.packages:
-            sys.exit(f"Python {version}: no local python{version} with a shared libpython and no libpython{version} "
-                     f"in Debian {suite}: install it (pyenv with --enable-shared) or leave {version} out of LAYER_PYTHONS")
-        try:
-            deb, _ = index.download(f"libpython{version}")
-        except debian_root.DebianRootError:  # a cached index naming a .deb the archive has dropped
-            deb, _ = debian_root.Index(suite, arch, refresh=True).download(f"libpython{version}")
-    except debian_root.DebianRootError as error:
-        sys.exit(f"Python {version}: cannot fetch libpython{version} from Debian {suite}: {error}")
-    unpacked = LAYER / "reference" / f"py{version}"
-    unpacked.mkdir(parents=True, exist_ok=True)
-    debian_root.extract(deb, unpacked)
-    return next(unpacked.glob(f"usr/lib/*/libpython{version}.so.1.0"))
+# The oldest Python the wheel serves (abi3-py310): pip checks the wheel's tags against it.
+OLDEST_PYTHON = "3.10"
 
 
 class Steps:
@@ -100,47 +61,36 @@ class Steps:
         print(f"  {sum(s for _, s in self.costs):6.1f} s  in all")
 
 
-def cargo_env(target_dir, **extra):
-    venv_bin = Path(sys.executable).parent  # cargo-zigbuild and ziglang live in the build venv
-    return {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}", "CARGO_TARGET_DIR": str(target_dir),
-            **extra}
+def install_wheel(wheel, platform, target, steps):
+    """The wheel as `pip install --target` lays it out for `platform` (pip checks its tags)."""
+    if target.exists():
+        shutil.rmtree(target)
+    steps.run(f"pip install --target {target.relative_to(ROOT)} {Path(wheel).name}",
+              [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+               "--no-compile", "--target", str(target), "--platform", platform, "--implementation", "cp",
+               "--python-version", OLDEST_PYTHON, "--only-binary=:all:", str(wheel)])
+    # pip writes the console scripts' folder and caches only when there are some; none are wanted.
+    for extra in ("bin", "__pycache__"):
+        if (target / extra).exists():
+            shutil.rmtree(target / extra)
 
 
-def build_arch(arch, versions, pythons, steps):
-    cpu, zig_target, machine = ARCHES[arch]
-    out = LAYER / arch
-    out.mkdir(parents=True, exist_ok=True)
-    binaries = []
-    for version in versions:
-        glibc = glibc_for(version)
-        stub = LAYER / "stubs" / arch / f"py{version}"
-        subprocess.run([sys.executable, str(ROOT / "layer" / "libpython_stub.py"), "--reference",
-                        str(reference_libpython(version, pythons.get(version))), "--version", version,
-                        "--target", zig_target, "--out", str(stub), "--executable", pythons.get(version, "")],
-                       check=True)
-        target_dir = LAYER / f"{cpu}-glibc{glibc}"
-        env = cargo_env(target_dir, PYO3_CONFIG_FILE=str(stub / "pyo3-config.txt"), LAMBDA_WSGI_LAMBDA_ONLY_RPATH="1")
-        steps.run(f"bootstrap, Python {version}, {arch}, glibc {glibc}",
-                  ["cargo-zigbuild", "zigbuild", "--release", "-p", "lambda-wsgi", "--bin", "bootstrap",
-                   "--target", f"{cpu}-unknown-linux-gnu.{glibc}"], env=env)
-        built = out / f"bootstrap-py{version}-{machine}"
-        shutil.copy2(target_dir / f"{cpu}-unknown-linux-gnu" / "release" / "bootstrap", built)
-        binaries.append((f"lambda-wsgi-bin/{built.name}", built, glibc))
-    # One helper per CPU, for the oldest glibc: it serves every Python of the layer.
+def build_helper(cpu, steps):
     target_dir = LAYER / f"{cpu}-glibc{AMAZON_LINUX_2_GLIBC}"
-    steps.run(f"remote-config helper, {arch}, glibc {AMAZON_LINUX_2_GLIBC}",
+    venv_bin = Path(sys.executable).parent  # cargo-zigbuild and ziglang live in the build venv
+    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}", "CARGO_TARGET_DIR": str(target_dir)}
+    steps.run(f"remote-config helper, {cpu}, glibc {AMAZON_LINUX_2_GLIBC}",
               ["cargo-zigbuild", "zigbuild", "--release", "-p", "lambda-wsgi-remote-config",
-               "--target", f"{cpu}-unknown-linux-gnu.{AMAZON_LINUX_2_GLIBC}"], env=cargo_env(target_dir))
-    helper = target_dir / f"{cpu}-unknown-linux-gnu" / "release" / "lambda-wsgi-remote-config"
-    binaries.append(("lambda-wsgi-bin/lambda-wsgi-remote-config", helper, AMAZON_LINUX_2_GLIBC))
-    return package(ROOT / "dist" / f"lambda-wsgi-layer-{arch}.zip", binaries)
+               "--target", f"{cpu}-unknown-linux-gnu.{AMAZON_LINUX_2_GLIBC}"], env=env)
+    return target_dir / f"{cpu}-unknown-linux-gnu" / "release" / "lambda-wsgi-remote-config"
 
 
-def add(archive, source, name):
-    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-    info.external_attr = (stat.S_IFREG | 0o755) << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, Path(source).read_bytes(), compresslevel=9)
+def wrapper_for(machine):
+    """The layer's wrapper, told which CPU its package was built for."""
+    text = WRAPPER.read_text()
+    if "@MACHINE@" not in text:
+        sys.exit(f"{WRAPPER} has no @MACHINE@ to fill in")
+    return text.replace("@MACHINE@", machine).encode()
 
 
 def glibc_tuple(version):
@@ -153,34 +103,64 @@ def highest_glibc(binary):
     return "GLIBC_" + ".".join(map(str, max(found))) if found else "-"
 
 
-def package(zip_path, binaries):
-    """Zips the wrapper and the binaries; refuses a binary that needs a newer glibc than the OS of
-    the Pythons it serves (a function would fail at init with "GLIBC_2.xx not found")."""
-    too_new = [f"{name} needs {highest_glibc(path)}, more than glibc {limit}" for name, path, limit in binaries
-               if glibc_tuple(highest_glibc(path)) > glibc_tuple(limit)]
+def is_elf(path):
+    with open(path, "rb") as file:
+        return file.read(4) == b"\x7fELF"
+
+
+def add(archive, name, data, mode):
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, data, compresslevel=9)
+
+
+def build_arch(arch, wheel, steps):
+    cpu, machine, platform = ARCHES[arch]
+    site = LAYER / arch / "python"
+    install_wheel(wheel, platform, site, steps)
+    helper = build_helper(cpu, steps)
+    files = [("lambda-wsgi", wrapper_for(machine), 0o755),
+             ("lambda-wsgi-bin/lambda-wsgi-remote-config", helper.read_bytes(), 0o755)]
+    binaries = [helper]
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        # The modes pip gave: the exec wrapper and the extension executable, the rest not.
+        files.append((f"python/{path.relative_to(site)}", path.read_bytes(), path.stat().st_mode & 0o777))
+        if is_elf(path):
+            binaries.append(path)
+    # A binary that needs a newer glibc than Amazon Linux 2's would fail at init with
+    # "GLIBC_2.xx not found" on python3.10 and 3.11.
+    too_new = [f"{path} needs {highest_glibc(path)}, more than glibc {AMAZON_LINUX_2_GLIBC}" for path in binaries
+               if glibc_tuple(highest_glibc(path)) > glibc_tuple(AMAZON_LINUX_2_GLIBC)]
     if too_new:
         sys.exit("\n".join(too_new))
+    zip_path = ROOT / "dist" / f"lambda-wsgi-layer-{arch}.zip"
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w") as archive:
-        add(archive, WRAPPER, "lambda-wsgi")
-        for name, path, _ in binaries:
-            add(archive, path, name)
-    for name, path, _ in binaries:
-        print(f"  {name:44} {path.stat().st_size / 1e6:6.2f} MB  highest glibc symbol: {highest_glibc(path)}")
-    print(f"{zip_path.relative_to(ROOT)}: {zip_path.stat().st_size / 1e6:.2f} MB zipped")
+    partial = zip_path.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w") as archive:
+        for name, data, mode in files:
+            add(archive, name, data, mode)
+    partial.replace(zip_path)
+    for path in binaries:
+        print(f"  {path.name:44} {path.stat().st_size / 1e6:6.2f} MB  highest glibc symbol: {highest_glibc(path)}")
+    print(f"{zip_path.relative_to(ROOT)}: {zip_path.stat().st_size / 1e6:.2f} MB zipped, {len(files)} files")
     return zip_path
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--arch", action="append", choices=sorted(ARCHES), help="default: both")
-    parser.add_argument("--python", action="append", default=[], help="3.X=PATH: a local Python of that version")
-    parser.add_argument("versions", nargs="+", help="3.10 3.11 ...")
+    parser.add_argument("--wheel", action="append", required=True, help="ARCH=PATH (x86_64 or arm64)")
+    parser.add_argument("--arch", action="append", choices=sorted(ARCHES), help="default: every --wheel's")
     args = parser.parse_args()
-    pythons = dict(spec.split("=", 1) for spec in args.python if spec.split("=", 1)[1])
+    wheels = dict(spec.split("=", 1) for spec in args.wheel)
+    unknown = set(wheels) - set(ARCHES)
+    if unknown:
+        sys.exit(f"--wheel: unknown architecture {', '.join(sorted(unknown))} (x86_64, arm64)")
     steps = Steps()
-    for arch in args.arch or sorted(ARCHES, key=lambda a: a != "x86_64"):
-        build_arch(arch, args.versions, pythons, steps)
+    for arch in args.arch or sorted(wheels, key=lambda a: a != "x86_64"):
+        if arch not in wheels:
+            sys.exit(f"no --wheel {arch}=PATH")
+        build_arch(arch, wheels[arch], steps)
     print("What each step cost:")
     steps.report()
 

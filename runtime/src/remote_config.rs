@@ -11,17 +11,28 @@ use std::process::{Command, Stdio};
 
 use crate::error::InitError;
 
-/// The program's name; the layer ships it beside the bootstraps.
+/// The program's name; the layer ships it in `lambda-wsgi-bin/`.
 pub const HELPER_NAME: &str = "lambda-wsgi-remote-config";
 
-/// Where the helper is: the configured path, else beside this executable.
+/// Where the layer puts the helper on Lambda (/opt is where layers are unpacked).
+const LAYER_HELPER: &str = "/opt/lambda-wsgi-bin/lambda-wsgi-remote-config";
+
+/// Where the helper is: the configured path, else beside this executable (`bootstrap` built
+/// from source), else the layer's (a Python that loaded the extension: handler mode with the
+/// layer, whose wrapper is not on the way to set WSGI_REMOTE_CONFIG_HELPER).
 pub fn helper_path(configured: Option<&Path>) -> PathBuf {
-    configured.map(Path::to_path_buf).unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|dir| dir.join(HELPER_NAME)))
-            .unwrap_or_else(|| PathBuf::from(HELPER_NAME))
-    })
+    if let Some(path) = configured {
+        return path.to_path_buf();
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(HELPER_NAME)));
+    match beside {
+        Some(path) if path.exists() => path,
+        _ if Path::new(LAYER_HELPER).exists() => PathBuf::from(LAYER_HELPER),
+        Some(path) => path,
+        None => PathBuf::from(HELPER_NAME),
+    }
 }
 
 /// Runs the helper (it inherits this process's environment: the settings, the credentials,

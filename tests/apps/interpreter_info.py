@@ -22,6 +22,9 @@ def app(environ, start_response):
         "libpython": libpython,
         "sys_path": sys.path,
         "cwd": os.getcwd(),
+        "executable": sys.executable,
+        # The pip package's extension, when a Python loaded it (the exec wrapper); None under bootstrap.
+        "native": getattr(sys.modules.get("lambda_wsgi._native"), "__file__", None),
         # Whether the bootstrap's build compiled its helpers for this interpreter (runtime/build.rs).
         "helpers_precompiled": isinstance(vars(sys.modules["lambda_wsgi_support"]).get("_LATER_BYTECODE"), bytes),
     }

@@ -8,6 +8,9 @@ Context values (cdk.json, or `-c key=value` on the command line):
   layer_zip  the layer (default ../dist/lambda-wsgi-layer-<arch>.zip, written by `make layer`)
   app_dir    the app with its requirements.txt (default ../examples/flask)
   handler    the WSGI app as module.attr (default app.app)
+  route      layer (default) or pip: lambda-wsgi from the layer, or installed in the code asset
+             with the app's requirements (no layer; AWS_LAMBDA_EXEC_WRAPPER=/var/task/lambda_wsgi/exec-wrapper)
+  wheel_dir  route=pip: where lambda-wsgi's wheels are (default ../dist, written by `make wheel`)
   stack_name the stack's name (default LambdaWsgiFlask)
 Paths are relative to this directory.
 """

@@ -1,6 +1,9 @@
-"""A CDK stack that deploys a WSGI app (examples/flask by default) with the lambda-wsgi layer.
+"""A CDK stack that deploys a WSGI app (examples/flask by default) with lambda-wsgi, from the
+layer (``route=layer``, the default) or from the pip package in the code asset (``route=pip``:
+``lambda-wsgi`` installed with the app's requirements, ``AWS_LAMBDA_EXEC_WRAPPER`` pointing at
+``/var/task/lambda_wsgi/exec-wrapper``, no layer).
 
-One layer, one code asset, two functions:
+One code asset (and the layer, on that route), two functions:
 
 - ``BufferedFunction`` (``WSGI_INVOKE_MODE=buffered``) behind an API Gateway HTTP API whose
   ``$default`` route sends every method and path to it (payload format 2.0). API Gateway takes a
@@ -44,12 +47,18 @@ SNAPSTART_MIN_PYTHON = (3, 12)
 ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
 # ELF e_machine of each architecture's binaries (System V ABI: EM_X86_64, EM_AARCH64).
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
-# What `uname -m` says on each architecture: the exec wrapper runs lambda-wsgi-bin/bootstrap-py3.X-<that>.
+# What `uname -m` says on each architecture: the layer's wrapper checks it is the one it was built for.
 UNAME_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
+# The pip package's compiled half, in the layer (under python/) and in a code asset.
+EXTENSION = "lambda_wsgi/_native.abi3.so"
 # pip's platform tag for Lambda's wheels (glibc 2.17+, older than Amazon Linux 2's and 2023's).
 PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 EXEC_WRAPPER = "/opt/lambda-wsgi"
+# The pip package's own wrapper, where `pip install --target` puts it in the code asset.
+PIP_EXEC_WRAPPER = "/var/task/lambda_wsgi/exec-wrapper"
+ROUTES = ("layer", "pip")
+DEFAULT_WHEEL_DIR = REPO_ROOT / "dist"
 DEFAULT_PYTHON = "3.12"
 DEFAULT_ARCH = "x86_64"
 DEFAULT_HANDLER = "app.app"
@@ -67,34 +76,45 @@ def default_layer_zip(arch: str) -> Path:
     return REPO_ROOT / "dist" / f"lambda-wsgi-layer-{arch}.zip"
 
 
-def bootstrap_name(python: str, arch: str) -> str:
-    """Where the exec wrapper looks for the bootstrap of a Python on an architecture."""
-    return f"lambda-wsgi-bin/bootstrap-py{python}-{UNAME_MACHINES[arch]}"
+def elf_machine(head: bytes) -> int | None:
+    """e_machine of an ELF file from its first 20 bytes, or None when it is not ELF."""
+    return struct.unpack_from("<H", head, 18)[0] if head[:4] == b"\x7fELF" and len(head) == 20 else None
 
 
-def check_layer_zip(path: Path, python: str, arch: str) -> None:
+def check_layer_zip(path: Path, arch: str) -> None:
     """The zip must be a layer this function can run: the exec wrapper at its root (/opt/lambda-wsgi
-    once unpacked) and a bootstrap for this Python built for this architecture, where the wrapper
-    looks for it (lambda-wsgi-bin/bootstrap-py3.X-<uname -m>). Without one, the wrapper would start
-    the managed runtime instead, which cannot serve a WSGI app."""
-    wanted = bootstrap_name(python, arch)
+    once unpacked), built for this architecture, and the package's extension under python/ (what
+    `make layer` puts there from the wheel) compiled for it. A layer of the other architecture
+    would start the managed runtime instead (its wrapper steps aside), which cannot serve a WSGI
+    app; so would a layer from before the pip package, which has no extension."""
     other_arch = f"arch={arch} needs dist/lambda-wsgi-layer-{arch}.zip (or -c layer_zip= a layer built for {arch})"
+    extension = f"python/{EXTENSION}"
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            head = archive.open(wanted).read(20) if wanted in names else None
+            wrapper = archive.read("lambda-wsgi").decode(errors="replace") if "lambda-wsgi" in names else None
+            head = archive.open(extension).read(20) if extension in names else None
     except zipfile.BadZipFile as error:
         raise SettingsError(f"the layer zip {path} is not a zip: {error}") from error
-    if EXEC_WRAPPER.removeprefix("/opt/") not in names:
+    if wrapper is None:
         raise SettingsError(f"the layer zip {path} has no exec wrapper {EXEC_WRAPPER.removeprefix('/opt/')!r} at its root")
     if head is None:
-        elsewhere = sorted(n for n in names if re.fullmatch(rf"lambda-wsgi-bin/bootstrap-py{re.escape(python)}-\w+", n))
-        hint = (f"it has {', '.join(elsewhere)}: {other_arch}" if elsewhere
-                else "build the layer for that Python, or choose another with -c python=3.X")
-        raise SettingsError(f"the layer zip {path} has no bootstrap for Python {python} on {arch} ({wanted}); {hint}")
-    machine = struct.unpack_from("<H", head, 18)[0] if head[:4] == b"\x7fELF" and len(head) == 20 else None
-    if machine != ELF_MACHINES[arch]:
-        raise SettingsError(f"the layer zip {path}: {wanted} is not an {arch} binary; {other_arch}")
+        old = any(name.startswith("lambda-wsgi-bin/bootstrap-py") for name in names)
+        raise SettingsError(f"the layer zip {path} has no {extension}"
+                            + (" (a layer from before the pip package, with one bootstrap per Python)" if old else "")
+                            + ": build it again with `make layer`")
+    built_for = re.search(r"^layer_machine=(\S+)", wrapper, re.MULTILINE)
+    if elf_machine(head) != ELF_MACHINES[arch] or not built_for or built_for.group(1) != UNAME_MACHINES[arch]:
+        raise SettingsError(f"the layer zip {path} is not built for {arch}: {other_arch}")
+
+
+def check_wheel_dir(path: Path, arch: str) -> Path:
+    """The pip route installs lambda-wsgi from this folder: it must hold the wheel for `arch`."""
+    wheels = sorted(path.glob(f"lambda_wsgi-*-abi3-*{UNAME_MACHINES[arch]}.whl"))
+    if not wheels:
+        raise SettingsError(f"context wheel_dir={str(path)!r}: no lambda-wsgi wheel for {arch} there "
+                            "(lambda_wsgi-*-abi3-*.whl): run `make wheel` at the repository root")
+    return wheels[-1]
 
 
 def _runtime(python: str) -> lambda_.Runtime:
@@ -117,8 +137,12 @@ class StackSettings:
     layer_zip: Path | None = None  # None: default_layer_zip(arch)
     app_dir: Path = DEFAULT_APP_DIR
     handler: str = DEFAULT_HANDLER
+    route: str = "layer"  # or "pip"
+    wheel_dir: Path = DEFAULT_WHEEL_DIR  # route=pip: where lambda-wsgi's wheels are
 
     def __post_init__(self) -> None:
+        if self.route not in ROUTES:
+            raise SettingsError(f"context route={self.route!r}: expected one of {', '.join(ROUTES)}")
         if self.python not in PYTHON_VERSIONS:
             raise SettingsError(
                 f"context python={self.python!r}: the layer supports Python {', '.join(PYTHON_VERSIONS)}"
@@ -133,18 +157,25 @@ class StackSettings:
         module, dot, attr = self.handler.rpartition(".")
         if not dot or not module or not attr:
             raise SettingsError(f"context handler={self.handler!r}: expected module.attr, as in app.app")
-        if not self.layer_path.is_file():
+        if self.route == "pip":
+            check_wheel_dir(self.wheel_dir, self.arch)
+        elif not self.layer_path.is_file():
             raise SettingsError(
                 f"the layer zip {self.layer_path} does not exist: run `make layer` at the repository root, "
                 "or pass -c layer_zip=PATH"
             )
-        check_layer_zip(self.layer_path, self.python, self.arch)
+        else:
+            check_layer_zip(self.layer_path, self.arch)
         if not (self.app_dir / "requirements.txt").is_file():
             raise SettingsError(f"context app_dir={str(self.app_dir)!r}: no requirements.txt there")
 
     @property
     def layer_path(self) -> Path:
         return self.layer_zip if self.layer_zip is not None else default_layer_zip(self.arch)
+
+    @property
+    def exec_wrapper(self) -> str:
+        return PIP_EXEC_WRAPPER if self.route == "pip" else EXEC_WRAPPER
 
     @property
     def runtime(self) -> lambda_.Runtime:
@@ -156,7 +187,7 @@ class StackSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
-        """Read the context values python, arch, snapstart, layer_zip, app_dir and handler."""
+        """Read the context values python, arch, snapstart, layer_zip, app_dir, handler, route and wheel_dir."""
 
         def get(key: str, default: Any) -> Any:
             value = node.try_get_context(key)
@@ -171,6 +202,8 @@ class StackSettings:
             layer_zip=Path(layer_zip).resolve() if layer_zip else None,
             app_dir=Path(get("app_dir", str(DEFAULT_APP_DIR))).resolve(),
             handler=str(get("handler", DEFAULT_HANDLER)),
+            route=str(get("route", "layer")),
+            wheel_dir=Path(get("wheel_dir", str(DEFAULT_WHEEL_DIR))).resolve(),
         )
 
 
@@ -179,20 +212,24 @@ class PipLocalBundling:
     """Builds the code asset without Docker: the app's files plus its requirements.txt, installed
     by pip from Lambda's platform wheels for the target Python and architecture (as `make package`
     does). `.pyc` files are compiled only when the Python running the CDK app is the target's.
-    When pip fails (no such wheel, no index), the CDK bundles in Docker instead."""
+    When pip fails (no such wheel, no index), the CDK bundles in Docker instead. On the pip
+    route, lambda-wsgi is installed with them, from `wheel_dir` (its wheels), as `sam build` or
+    a user's `pip install -t` would from the package index."""
 
-    def __init__(self, app_dir: Path, python: str, arch: str) -> None:
+    def __init__(self, app_dir: Path, python: str, arch: str, wheel_dir: Path | None = None) -> None:
         self.app_dir = app_dir
         self.python = python
         self.arch = arch
+        self.wheel_dir = wheel_dir
 
     def try_bundle(self, output_dir: str, *_args: Any, **_options: Any) -> bool:
         out = Path(output_dir)
+        package = ["lambda-wsgi", "--find-links", str(self.wheel_dir)] if self.wheel_dir else []
         pip = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--target", str(out), "--implementation", "cp", "--python-version", self.python,
              "--platform", PIP_PLATFORMS[self.arch], "--only-binary=:all:",
-             "-r", str(self.app_dir / "requirements.txt")],
+             "-r", str(self.app_dir / "requirements.txt"), *package],
         )
         if pip.returncode != 0:
             print("lambda-wsgi: pip could not bundle the app here; trying Docker", file=sys.stderr)
@@ -210,8 +247,9 @@ class PipLocalBundling:
 def app_code(settings: StackSettings) -> lambda_.Code:
     """The app and its requirements, bundled locally by pip, or in the runtime's SAM build image
     (Docker) where local bundling is not possible."""
+    package = " lambda-wsgi" if settings.route == "pip" else ""
     docker_command = (
-        "pip install --no-cache-dir -r requirements.txt -t /asset-output"
+        f"pip install --no-cache-dir -r requirements.txt{package} -t /asset-output"
         " && cp -au . /asset-output && rm -rf /asset-output/events"
         " && python -m compileall -q --invalidation-mode unchecked-hash /asset-output"
     )
@@ -222,7 +260,8 @@ def app_code(settings: StackSettings) -> lambda_.Code:
             image=settings.runtime.bundling_image,
             platform="linux/arm64" if settings.arch == "arm64" else "linux/amd64",
             command=["bash", "-c", docker_command],
-            local=PipLocalBundling(settings.app_dir, settings.python, settings.arch),
+            local=PipLocalBundling(settings.app_dir, settings.python, settings.arch,
+                                   settings.wheel_dir if settings.route == "pip" else None),
         ),
     )
 
@@ -232,18 +271,20 @@ class LambdaWsgiStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
 
-        layer = lambda_.LayerVersion(
-            self,
-            "LambdaWsgiLayer",
-            code=lambda_.Code.from_asset(str(settings.layer_path)),
-            description=(
-                f"lambda-wsgi exec wrapper ({EXEC_WRAPPER}) and bootstraps for Python "
-                f"{PYTHON_VERSIONS[0]}-{PYTHON_VERSIONS[-1]}, {settings.arch}"
-            ),
-            compatible_runtimes=[_runtime(v) for v in PYTHON_VERSIONS],
-            compatible_architectures=[settings.architecture],
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        layers = []
+        if settings.route == "layer":
+            layers.append(lambda_.LayerVersion(
+                self,
+                "LambdaWsgiLayer",
+                code=lambda_.Code.from_asset(str(settings.layer_path)),
+                description=(
+                    f"lambda-wsgi exec wrapper ({EXEC_WRAPPER}) and package for Python "
+                    f"{PYTHON_VERSIONS[0]}-{PYTHON_VERSIONS[-1]}, {settings.arch}"
+                ),
+                compatible_runtimes=[_runtime(v) for v in PYTHON_VERSIONS],
+                compatible_architectures=[settings.architecture],
+                removal_policy=cdk.RemovalPolicy.DESTROY,
+            ))
         code = app_code(settings)
 
         def function(construct_id: str, invoke_mode: str, timeout: int) -> lambda_.IFunction:
@@ -254,10 +295,10 @@ class LambdaWsgiStack(cdk.Stack):
                 architecture=settings.architecture,
                 handler=settings.handler,
                 code=code,
-                layers=[layer],
+                layers=layers,
                 memory_size=512,
                 timeout=cdk.Duration.seconds(timeout),
-                environment={"AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER, "WSGI_INVOKE_MODE": invoke_mode},
+                environment={"AWS_LAMBDA_EXEC_WRAPPER": settings.exec_wrapper, "WSGI_INVOKE_MODE": invoke_mode},
                 snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if settings.snapstart else None,
             )
             if not settings.snapstart:

@@ -33,9 +33,9 @@ from lambda_wsgi_stack import (
     PipLocalBundling,
     SettingsError,
     StackSettings,
-    bootstrap_name,
     default_layer_zip,
 )
+from lambda_wsgi_stack import EXTENSION, PIP_EXEC_WRAPPER
 
 HERE = Path(__file__).resolve().parent
 CDK_JSON = json.loads((HERE / "cdk.json").read_text())
@@ -53,30 +53,28 @@ def _elf_head(arch: str) -> bytes:
     return b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + struct.pack("<HH", 3, machine)
 
 
-# What `uname -m` says on each Lambda architecture (the wrapper's bootstrap names end with it).
+# What `uname -m` says on each Lambda architecture (the layer's wrapper is told its own).
 UNAME_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 
-def _layer(path: Path, arch: str, pythons: list[str] = PYTHONS, wrapper: bool = True,
-           machine: str | None = None) -> Path:
-    """A stand-in for make layer's zip: the wrapper and a bootstrap per Python (an ELF head only),
-    named as the wrapper looks for it on `machine` (by default, the architecture's)."""
+def _layer(path: Path, arch: str, wrapper: bool = True, machine: str | None = None,
+           extension_arch: str | None = None) -> Path:
+    """A stand-in for make layer's zip: the wrapper, told its CPU (`machine`, by default the
+    architecture's), and the package's extension (an ELF head for `extension_arch`) under python/."""
     with zipfile.ZipFile(path, "w") as archive:
         if wrapper:
-            archive.writestr("lambda-wsgi", "#!/bin/sh\n# a stand-in for the exec wrapper\n")
-        for python in pythons:
-            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}-{machine or UNAME_MACHINES[arch]}",
-                             _elf_head(arch))
+            archive.writestr("lambda-wsgi", f"#!/bin/sh\nlayer_machine={machine or UNAME_MACHINES[arch]}  # stand-in\n")
+        archive.writestr("python/lambda_wsgi/__init__.py", "")
+        archive.writestr(f"python/{EXTENSION}", _elf_head(extension_arch or arch))
     return path
 
 
-def _unsuffixed_layer(path: Path) -> Path:
-    """A layer as `make layer` wrote it before it had one zip per architecture: bootstrap-py3.X,
-    which the wrapper no longer looks for."""
+def _bootstrap_layer(path: Path) -> Path:
+    """A layer as `make layer` wrote it before the pip package: one bootstrap per Python."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("lambda-wsgi", "#!/bin/sh\n# a stand-in for the exec wrapper\n")
         for python in PYTHONS:
-            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}", _elf_head("x86_64"))
+            archive.writestr(f"lambda-wsgi-bin/bootstrap-py{python}-x86_64", _elf_head("x86_64"))
     return path
 
 
@@ -89,6 +87,35 @@ def layer_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def layer_zip(layer_zips: dict[str, Path]) -> Path:
     return layer_zips["x86_64"]
+
+
+def _package_wheel(directory: Path, arch: str) -> Path:
+    """A stand-in for `make wheel`'s: lambda_wsgi with its exec wrapper (executable, as the real
+    wheel records it) and an ELF head as the extension, tagged abi3 for the architecture."""
+    cpu = UNAME_MACHINES[arch]
+    tag = f"cp310-abi3-manylinux2014_{cpu}"
+    path = directory / f"lambda_wsgi-0.1.0-{tag}.whl"
+    files = {"lambda_wsgi/__init__.py": (b"", 0o644), "lambda_wsgi/exec-wrapper": (b"#!/bin/sh\n", 0o755),
+             EXTENSION: (_elf_head(arch), 0o755),
+             "lambda_wsgi-0.1.0.dist-info/METADATA": (b"Metadata-Version: 2.1\nName: lambda-wsgi\nVersion: 0.1.0\n", 0o644),
+             "lambda_wsgi-0.1.0.dist-info/WHEEL":
+                 (f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(), 0o644)}
+    files["lambda_wsgi-0.1.0.dist-info/RECORD"] = ("".join(f"{name},,\n" for name in files).encode()
+                                                   + b"lambda_wsgi-0.1.0.dist-info/RECORD,,\n", 0o644)
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, (data, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            wheel.writestr(info, data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("wheels")
+    for arch in UNAME_MACHINES:
+        _package_wheel(directory, arch)
+    return directory
 
 
 class Synth:
@@ -114,7 +141,7 @@ class Synth:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory, layer_zips: dict[str, Path]):
+def synth(tmp_path_factory: pytest.TempPathFactory, layer_zips: dict[str, Path], wheel_dir: Path):
     """synth(python=..., arch=..., snapstart=...): synthesized once per set of values."""
     cache: dict[str, Synth] = {}
 
@@ -123,7 +150,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory, layer_zips: dict[str, Path])
         if key not in cache:
             outdir = tmp_path_factory.mktemp("cdk.out")
             layer_zip = layer_zips[context.get("arch", CDK_JSON["context"]["arch"])]
-            cache[key] = Synth(outdir, {"layer_zip": str(layer_zip), **NO_BUNDLING, **context})
+            cache[key] = Synth(outdir, {"layer_zip": str(layer_zip), "wheel_dir": str(wheel_dir), **NO_BUNDLING,
+                                        **context})
         return cache[key]
 
     return make
@@ -179,6 +207,33 @@ def test_arm64(synth) -> None:
         assert fn["Properties"]["Architectures"] == ["arm64"]
     _, layer = s.one("AWS::Lambda::LayerVersion")
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_the_pip_route_has_no_layer_and_points_at_the_packages_own_wrapper(synth, arch: str) -> None:
+    s = synth(route="pip", arch=arch)
+    s.template.resource_count_is("AWS::Lambda::LayerVersion", 0)
+    for invoke_mode in ("buffered", "response_stream"):
+        _, fn = s.function(invoke_mode)
+        props = fn["Properties"]
+        assert "Layers" not in props or props["Layers"] == []
+        assert props["Handler"] == "app.app" and props["Architectures"] == [arch]
+        assert props["Environment"]["Variables"] == {"AWS_LAMBDA_EXEC_WRAPPER": PIP_EXEC_WRAPPER,
+                                                     "WSGI_INVOKE_MODE": invoke_mode}
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"route": "zip"}, r"context route='zip': expected one of layer, pip"),
+        ({"route": "pip", "wheel_dir": "/nonexistent"},
+         r"context wheel_dir='/nonexistent': no lambda-wsgi wheel for x86_64 there .*run `make wheel`"),
+    ],
+)
+def test_bad_pip_route_context_is_rejected(layer_zip: Path, context: dict[str, Any], message: str) -> None:
+    app = cdk.App(context={**CDK_JSON["context"], "layer_zip": str(layer_zip), **context})
+    with pytest.raises(SettingsError, match=message):
+        StackSettings.from_context(app.node)
 
 
 def test_default_layer_zip_is_make_layers_per_architecture() -> None:
@@ -292,20 +347,16 @@ def test_bad_context_is_rejected(layer_zip: Path, context: dict[str, Any], messa
     ("layer", "message"),
     [
         (lambda p: _layer(p, "arm64"),
-         r"no bootstrap for Python 3\.12 on x86_64 \(lambda-wsgi-bin/bootstrap-py3\.12-x86_64\); "
-         r"it has lambda-wsgi-bin/bootstrap-py3\.12-aarch64: arch=x86_64 needs dist/lambda-wsgi-layer-x86_64\.zip"),
-        (lambda p: _layer(p, "arm64", machine="x86_64"),
-         r"bootstrap-py3\.12-x86_64 is not an x86_64 binary; arch=x86_64 needs dist/lambda-wsgi-layer-x86_64\.zip"),
-        (lambda p: _layer(p, "x86_64", pythons=["3.11", "3.13"]), r"no bootstrap for Python 3\.12 on x86_64"),
-        (lambda p: _layer(p, "x86_64", pythons=["3.120"]), r"no bootstrap for Python 3\.12 on x86_64"),
-        # the layer before it had one zip per architecture: names without the machine
-        (_unsuffixed_layer, r"no bootstrap for Python 3\.12 on x86_64 \(lambda-wsgi-bin/bootstrap-py3\.12-x86_64\); "
-                            r"build the layer for that Python"),
+         r"is not built for x86_64: arch=x86_64 needs dist/lambda-wsgi-layer-x86_64\.zip"),
+        # an x86_64 extension in a wrapper told aarch64, and the other way round: either would fail
+        (lambda p: _layer(p, "x86_64", machine="aarch64"), r"is not built for x86_64"),
+        (lambda p: _layer(p, "x86_64", extension_arch="arm64"), r"is not built for x86_64"),
+        (_bootstrap_layer, r"has no python/lambda_wsgi/_native\.abi3\.so \(a layer from before the pip package, "
+                           r"with one bootstrap per Python\): build it again with `make layer`"),
         (lambda p: _layer(p, "x86_64", wrapper=False), r"no exec wrapper 'lambda-wsgi' at its root"),
         (lambda p: p.write_text("not a zip") and p, r"is not a zip"),
     ],
-    ids=["arm64-layer", "arm64-binary-named-x86_64", "no-bootstrap-for-python", "3.120-is-not-3.12",
-         "names-without-machine", "no-wrapper", "not-a-zip"],
+    ids=["arm64-layer", "wrapper-for-aarch64", "arm64-extension", "bootstrap-layer", "no-wrapper", "not-a-zip"],
 )
 def test_layer_zip_that_cannot_serve_is_rejected(tmp_path: Path, layer, message: str) -> None:
     path = tmp_path / "layer.zip"
@@ -315,21 +366,22 @@ def test_layer_zip_that_cannot_serve_is_rejected(tmp_path: Path, layer, message:
         StackSettings.from_context(app.node)
 
 
-def test_layer_check_looks_where_the_wrapper_and_make_layer_put_the_bootstraps() -> None:
+def test_layer_check_looks_where_the_wrapper_and_make_layer_put_things() -> None:
     """check_layer_zip's names are layer/build.py's and the wrapper's: if they change, so must it."""
     wrapper = (REPO_ROOT / "layer" / "lambda-wsgi").read_text()
-    assert "machine=$(uname -m" in wrapper
-    assert 'bootstrap="$layer_dir/lambda-wsgi-bin/bootstrap-py$version-$machine"' in wrapper
+    assert "\nlayer_machine=@MACHINE@ " in wrapper
+    assert 'exec "$layer_dir/python/lambda_wsgi/exec-wrapper" "$@"' in wrapper
     build = (REPO_ROOT / "layer" / "build.py").read_text()
-    assert 'add(archive, WRAPPER, "lambda-wsgi")' in build
-    assert 'built = out / f"bootstrap-py{version}-{machine}"' in build
-    assert 'binaries.append((f"lambda-wsgi-bin/{built.name}", built, glibc))' in build
-    # build.py's ARCHES: Lambda's architecture -> (Rust's CPU, zig's target, `uname -m`).
+    assert '("lambda-wsgi", wrapper_for(machine), 0o755)' in build
+    assert 'site = LAYER / arch / "python"' in build and 'f"python/{path.relative_to(site)}"' in build
+    # build.py's ARCHES: Lambda's architecture -> (Rust's CPU, `uname -m`, pip's platform).
     arches = next(node.value for node in ast.parse(build).body
                   if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "ARCHES")
-    assert {arch: machine for arch, (_, _, machine) in ast.literal_eval(arches).items()} == UNAME_MACHINES
-    assert {arch: bootstrap_name("3.12", arch) for arch in UNAME_MACHINES} == {
-        "x86_64": "lambda-wsgi-bin/bootstrap-py3.12-x86_64", "arm64": "lambda-wsgi-bin/bootstrap-py3.12-aarch64"}
+    assert {arch: machine for arch, (_, machine, _) in ast.literal_eval(arches).items()} == UNAME_MACHINES
+    # The extension's name is the one maturin gives an abi3 module of lambda_wsgi._native.
+    pyproject = (REPO_ROOT / "python" / "pyproject.toml").read_text()
+    assert 'module-name = "lambda_wsgi._native"' in pyproject and 'abi3' in (REPO_ROOT / "python" / "Cargo.toml").read_text()
+    assert EXTENSION == "lambda_wsgi/_native.abi3.so"
 
 
 def test_python_may_be_given_as_the_runtime_name(layer_zip: Path) -> None:
@@ -347,8 +399,8 @@ CDK_OWN_WARNINGS = {"W3005"}
 @pytest.mark.parametrize(
     "context",
     [{}, {"arch": "arm64", "python": "3.14", "snapstart": "true"}, {"python": "3.13", "snapstart": "true"},
-     {"python": "3.10"}],
-    ids=["default", "arm64-3.14-snapstart", "x86_64-3.13-snapstart", "3.10"],
+     {"python": "3.10"}, {"route": "pip", "arch": "arm64"}],
+    ids=["default", "arm64-3.14-snapstart", "x86_64-3.13-snapstart", "3.10", "pip-arm64"],
 )
 def test_cfn_lint(synth, context: dict[str, Any]) -> None:
     s = synth(**context)
@@ -448,3 +500,28 @@ def test_local_bundling_declines_when_pip_cannot_install(tmp_path: Path, monkeyp
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
     assert PipLocalBundling(app_dir, "3.12", "arm64").try_bundle(str(tmp_path / "out")) is False
+
+
+def test_the_pip_route_bundles_lambda_wsgi_for_the_target_with_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wheel_dir: Path
+) -> None:
+    """route=pip: the code asset is what `sam build` or `pip install -t` makes: the app, its
+    requirements and lambda-wsgi for the target (its exec wrapper still executable)."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text("import lwtestdep\n\ndef app(environ, start_response):\n    return []\n")
+    (app_dir / "requirements.txt").write_text("lwtestdep==1.0\n")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "3.13", "manylinux2014_aarch64")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    outdir = tmp_path / "cdk.out"
+    s = Synth(outdir, {"route": "pip", "wheel_dir": str(wheel_dir), "app_dir": str(app_dir), "python": "3.13",
+                       "arch": "arm64", "aws:cdk:bundling-stacks": ["**"]})
+    _, fn = s.function("buffered")
+    bundle = outdir / f"asset.{fn['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    assert (bundle / "lwtestdep" / "__init__.py").is_file() and (bundle / "app.py").is_file()
+    wrapper = bundle / "lambda_wsgi" / "exec-wrapper"
+    assert wrapper.stat().st_mode & 0o111, "pip must keep the exec wrapper executable"
+    assert (bundle / EXTENSION).read_bytes() == _elf_head("arm64")

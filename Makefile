@@ -239,7 +239,7 @@ $(VENV)/.wheel-tools: $(VENV)/.installed
 wrapper_for = target/wrapper-py$(1)/bootstrap
 # What handler mode is held to: every golden fixture, errors, and the mode's own tests.
 HANDLER_TESTS := tests/e2e/test_fixtures.py tests/e2e/test_handler_mode.py
-test-wheel: $(WHEELS) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(HANDLER_VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
+test-wheel: $(WHEELS) $(SDIST) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(HANDLER_VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== the wheel's exec wrapper, Python $$v"; \
@@ -260,7 +260,7 @@ test-wheel: $(WHEELS) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call a
 	LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_PYTHON=$(CURDIR)/$(HANDLER_VENV)/bin/python \
 	LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(HANDLER_VENV) LAMBDA_WSGI_NO_SKIP=1 \
 		$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(HANDLER_TESTS)
-	LAMBDA_WSGI_WHEELS="$(abspath $(WHEELS))" LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
+	LAMBDA_WSGI_WHEELS="$(abspath $(WHEELS))" LAMBDA_WSGI_SDIST=$(abspath $(SDIST)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
 	LAMBDA_WSGI_HANDLER_PYTHON=$(CURDIR)/$(HANDLER_VENV)/bin/python \
 		$(VENV)/bin/pytest -q -rs -p no:cacheprovider tests/wheel
 

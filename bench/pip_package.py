@@ -10,6 +10,8 @@
   apig-wsgi's `make_lambda_handler(app)`, each called with the decoded event and awslambdaric's
   own LambdaContext, as awslambdaric calls them. This is the part of an invocation a handler
   decides; end to end, awslambdaric's loop and the Runtime API round trip are the same for both.
+- The exec wrapper against apig-wsgi under awslambdaric: what a user of that adapter gains by
+  the pip package's fast path.
 
 Same method as bench/run.py: alternating slice pairs on one emulator (bench/pairing.py), each
 pair one ratio, reported as the median with quartiles. Writes bench/pip-package.json and its
@@ -38,7 +40,7 @@ BOOTSTRAP, WRAPPER = "bootstrap (embedded)", "exec wrapper (extension)"
 HANDLER, APIG = "handler mode (awslambdaric)", "apig-wsgi (awslambdaric)"
 CALL_OURS, CALL_APIG = "lambda_wsgi.make_handler: the call", "apig-wsgi: the call"
 COMPARISONS = [(app, a, b) for app in APPS_UNDER_TEST
-               for a, b in ((WRAPPER, BOOTSTRAP), (HANDLER, APIG), (CALL_OURS, CALL_APIG))]
+               for a, b in ((WRAPPER, BOOTSTRAP), (HANDLER, APIG), (CALL_OURS, CALL_APIG), (WRAPPER, APIG))]
 # One slice of handler calls: N calls after a warm-up, in the venv Python; prints calls/s.
 CALLS = """
 import importlib, json, sys, time

@@ -200,3 +200,42 @@ def test_the_sam_handler_template_serves_its_app_under_awslambdaric(sam_built, t
         assert status == 200 and json.loads(body) == {"ok": True}, emulator.logs()
     finally:
         emulator.stop()
+
+
+SDIST = os.environ.get("LAMBDA_WSGI_SDIST")
+
+
+def test_the_sdist_builds_with_pip_where_rust_is_and_serves(tmp_path):
+    """`pip install lambda_wsgi-*.tar.gz` on a machine with cargo: maturin (fetched by pip as the
+    build backend) compiles the extension for that machine's Python, and the package it installs
+    answers an event. Built with cargo's dev profile (MATURIN_PEP517_ARGS) to keep the test short;
+    what a user gets is the same code in release."""
+    if not SDIST:
+        pytest.fail("LAMBDA_WSGI_SDIST is not set: run `make test-wheel`")
+    venv = tmp_path / "venv"
+    subprocess.run([python("3.12"), "-m", "venv", venv], check=True, timeout=120)
+    env = {**os.environ, "MATURIN_PEP517_ARGS": "--profile dev",
+           # Kept between runs (a second build compiles only what changed); CI starts empty.
+           "CARGO_TARGET_DIR": str(ROOT / "target" / "sdist-build")}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                           SDIST], capture_output=True, text=True, timeout=1800, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    probe = (
+        "import json, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import lambda_wsgi, hello\n"
+        "handler = lambda_wsgi.make_handler(hello.app)\n"
+        "event = {'version': '2.0', 'rawPath': '/', 'rawQueryString': '', 'headers': {'host': 'x'},\n"
+        "         'requestContext': {'http': {'method': 'GET', 'path': '/', 'sourceIp': '1.2.3.4'}, 'stage': '$default'}}\n"
+        "class Context:\n"
+        "    aws_request_id = 'r1'\n"
+        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:1:function:f'\n"
+        "    def get_remaining_time_in_millis(self): return 3000\n"
+        "print(json.dumps({'file': lambda_wsgi._native.__file__, 'answer': json.loads(handler(event, Context()))}))\n")
+    ran = subprocess.run([venv / "bin" / "python", "-c", probe, str(APPS)], capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_REGION": "us-east-1"})
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["file"].startswith(str(venv)) and result["file"].endswith(".so"), result
+    assert result["answer"]["statusCode"] == 200, result

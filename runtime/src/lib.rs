@@ -26,6 +26,7 @@ pub mod runtime_api;
 pub mod serve;
 pub mod event;
 pub mod request;
+pub mod mounts;
 pub mod environ;
 pub mod wsgi;
 pub mod response;

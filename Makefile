@@ -37,9 +37,9 @@ WHEELS := $(call wheel_for,x86_64) $(call wheel_for,aarch64)
 SDIST := dist/lambda_wsgi-$(WHEEL_VERSION).tar.gz
 WHEEL_SOURCES := Cargo.toml Cargo.lock $(shell find runtime/src runtime/build.rs runtime/Cargo.toml python -type f -not -path '*/__pycache__/*')
 MATURIN := $(VENV)/bin/maturin
-# Handler mode's venv: the examples' dependencies and the managed runtime's client.
+# The managed runtime's client that handler mode runs under (make test-wheel installs it into
+# each .venv-3.X beside the examples' dependencies).
 AWSLAMBDARIC := 4.2.2
-HANDLER_VENV := .venv-handler-$(PYTHON_VERSION)
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
@@ -222,24 +222,21 @@ $(SDIST): $(VENV)/.wheel-tools $(WHEEL_SOURCES)
 	$(MATURIN) sdist -m python/Cargo.toml --out dist
 
 # The examples' dependencies and the managed runtime's client, for handler mode.
-$(HANDLER_VENV)/.installed: $(APP_REQUIREMENTS)
-	$(PYTHON) -m venv $(HANDLER_VENV)
-	$(HANDLER_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-apps.txt awslambdaric==$(AWSLAMBDARIC)
-	@touch $@
-
 $(VENV)/.wheel-tools: $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check maturin==1.16.0 ziglang==0.17.1
 	rustup target add aarch64-unknown-linux-gnu
 	@touch $@
 
 # The wheel installed with pip into each Python's app venv, then the end-to-end suite through its
-# exec wrapper (tests/wheel/make_launcher.py plays Lambda's command line); handler mode under
-# awslambdaric against the golden fixtures; the wheel's own tests (tests/wheel): its tags and ELF
-# files, pip's refusal of Python 3.9, a `pip install -t` task root served through the wrapper.
+# exec wrapper (tests/wheel/make_launcher.py plays Lambda's command line), and handler mode under
+# awslambdaric (installed into the same venv) against the golden fixtures; then the wheel's own
+# tests (tests/wheel): its tags and ELF files, pip's refusal of Python 3.9, a `pip install -t`
+# task root served through the wrapper, the SAM pip templates, the sdist built by pip.
 wrapper_for = target/wrapper-py$(1)/bootstrap
+handler_for = target/handler-py$(1)/bootstrap
 # What handler mode is held to: every golden fixture, errors, and the mode's own tests.
 HANDLER_TESTS := tests/e2e/test_fixtures.py tests/e2e/test_handler_mode.py
-test-wheel: $(WHEELS) $(SDIST) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(HANDLER_VENV)/.installed $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
+test-wheel: $(WHEELS) $(SDIST) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
 		echo "== the wheel's exec wrapper, Python $$v"; \
@@ -252,16 +249,16 @@ test-wheel: $(WHEELS) $(SDIST) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS)
 		LAMBDA_WSGI_MOTO_SERVER=$(abspath $(MOTO_VENV))/bin/moto_server \
 		LAMBDA_WSGI_APP_VENV=$$venv LAMBDA_WSGI_NO_SKIP=1 \
 			$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(E2E_TESTS); \
+		echo "== handler mode: awslambdaric $(AWSLAMBDARIC) calls lambda_wsgi.handler, Python $$v"; \
+		$$venv/bin/python -m pip install -q --disable-pip-version-check awslambdaric==$(AWSLAMBDARIC); \
+		$(VENV_PY) tests/wheel/make_launcher.py handler $$venv/bin/python $(call handler_for,$$v); \
+		LAMBDA_WSGI_BOOTSTRAP=$(abspath $(call handler_for,$$v)) LAMBDA_WSGI_HOST=handler \
+		LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_PYTHON=$$venv/bin/python \
+		LAMBDA_WSGI_APP_VENV=$$venv LAMBDA_WSGI_NO_SKIP=1 \
+			$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(HANDLER_TESTS); \
 	done
-	@echo "== handler mode: awslambdaric $(AWSLAMBDARIC) calls lambda_wsgi.handler, Python $(PYTHON_VERSION)"
-	$(HANDLER_VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(abspath $(call wheel_for,x86_64))
-	$(VENV_PY) tests/wheel/make_launcher.py handler $(CURDIR)/$(HANDLER_VENV)/bin/python target/handler-py$(PYTHON_VERSION)/bootstrap
-	LAMBDA_WSGI_BOOTSTRAP=$(abspath target/handler-py$(PYTHON_VERSION)/bootstrap) LAMBDA_WSGI_HOST=handler \
-	LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_PYTHON=$(CURDIR)/$(HANDLER_VENV)/bin/python \
-	LAMBDA_WSGI_APP_VENV=$(CURDIR)/$(HANDLER_VENV) LAMBDA_WSGI_NO_SKIP=1 \
-		$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(HANDLER_TESTS)
 	LAMBDA_WSGI_WHEELS="$(abspath $(WHEELS))" LAMBDA_WSGI_SDIST=$(abspath $(SDIST)) LAMBDA_WSGI_EMULATOR=$(abspath $(EMULATOR)) LAMBDA_WSGI_NO_SKIP=1 \
-	LAMBDA_WSGI_HANDLER_PYTHON=$(CURDIR)/$(HANDLER_VENV)/bin/python \
+	LAMBDA_WSGI_HANDLER_PYTHON=$(CURDIR)/$(APP_VENV)/bin/python \
 		$(VENV)/bin/pytest -q -rs -p no:cacheprovider tests/wheel
 
 # The layer: one zip per Lambda architecture, made from that architecture's wheel (the package

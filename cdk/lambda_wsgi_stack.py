@@ -59,6 +59,7 @@ EXEC_WRAPPER = "/opt/lambda-wsgi"
 PIP_EXEC_WRAPPER = "/var/task/lambda_wsgi/exec-wrapper"
 ROUTES = ("layer", "pip")
 DEFAULT_WHEEL_DIR = REPO_ROOT / "dist"
+WHEELS_IN_DOCKER = "/lambda-wsgi-wheels"
 DEFAULT_PYTHON = "3.12"
 DEFAULT_ARCH = "x86_64"
 DEFAULT_HANDLER = "app.app"
@@ -110,10 +111,10 @@ def check_layer_zip(path: Path, arch: str) -> None:
 
 def check_wheel_dir(path: Path, arch: str) -> Path:
     """The pip route installs lambda-wsgi from this folder: it must hold the wheel for `arch`."""
-    wheels = sorted(path.glob(f"lambda_wsgi-*-abi3-*{UNAME_MACHINES[arch]}.whl"))
+    wheels = sorted(path.glob(f"lambda_wsgi_runtime-*-abi3-*{UNAME_MACHINES[arch]}.whl"))
     if not wheels:
         raise SettingsError(f"context wheel_dir={str(path)!r}: no lambda-wsgi wheel for {arch} there "
-                            "(lambda_wsgi-*-abi3-*.whl): run `make wheel` at the repository root")
+                            "(lambda_wsgi_runtime-*-abi3-*.whl): run `make wheel` at the repository root")
     return wheels[-1]
 
 
@@ -174,6 +175,11 @@ class StackSettings:
         return self.layer_zip if self.layer_zip is not None else default_layer_zip(self.arch)
 
     @property
+    def wheel(self) -> Path:
+        """route=pip: the wheel of lambda-wsgi for the architecture, in wheel_dir."""
+        return check_wheel_dir(self.wheel_dir, self.arch)
+
+    @property
     def exec_wrapper(self) -> str:
         return PIP_EXEC_WRAPPER if self.route == "pip" else EXEC_WRAPPER
 
@@ -213,18 +219,18 @@ class PipLocalBundling:
     by pip from Lambda's platform wheels for the target Python and architecture (as `make package`
     does). `.pyc` files are compiled only when the Python running the CDK app is the target's.
     When pip fails (no such wheel, no index), the CDK bundles in Docker instead. On the pip
-    route, lambda-wsgi is installed with them, from `wheel_dir` (its wheels), as `sam build` or
-    a user's `pip install -t` would from the package index."""
+    route, lambda-wsgi is installed with them from `wheel` (that architecture's wheel file, by
+    path: the package is not taken from an index, where another project holds a similar name)."""
 
-    def __init__(self, app_dir: Path, python: str, arch: str, wheel_dir: Path | None = None) -> None:
+    def __init__(self, app_dir: Path, python: str, arch: str, wheel: Path | None = None) -> None:
         self.app_dir = app_dir
         self.python = python
         self.arch = arch
-        self.wheel_dir = wheel_dir
+        self.wheel = wheel
 
     def try_bundle(self, output_dir: str, *_args: Any, **_options: Any) -> bool:
         out = Path(output_dir)
-        package = ["lambda-wsgi", "--find-links", str(self.wheel_dir)] if self.wheel_dir else []
+        package = [str(self.wheel)] if self.wheel else []
         pip = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--target", str(out), "--implementation", "cp", "--python-version", self.python,
@@ -247,7 +253,9 @@ class PipLocalBundling:
 def app_code(settings: StackSettings) -> lambda_.Code:
     """The app and its requirements, bundled locally by pip, or in the runtime's SAM build image
     (Docker) where local bundling is not possible."""
-    package = " lambda-wsgi" if settings.route == "pip" else ""
+    wheel = settings.wheel if settings.route == "pip" else None
+    # In Docker the wheel folder is mounted at WHEELS_IN_DOCKER, and the wheel installed by path.
+    package = f" {WHEELS_IN_DOCKER}/{wheel.name}" if wheel else ""
     docker_command = (
         f"pip install --no-cache-dir -r requirements.txt{package} -t /asset-output"
         " && cp -au . /asset-output && rm -rf /asset-output/events"
@@ -260,8 +268,8 @@ def app_code(settings: StackSettings) -> lambda_.Code:
             image=settings.runtime.bundling_image,
             platform="linux/arm64" if settings.arch == "arm64" else "linux/amd64",
             command=["bash", "-c", docker_command],
-            local=PipLocalBundling(settings.app_dir, settings.python, settings.arch,
-                                   settings.wheel_dir if settings.route == "pip" else None),
+            volumes=[cdk.DockerVolume(host_path=str(wheel.parent), container_path=WHEELS_IN_DOCKER)] if wheel else None,
+            local=PipLocalBundling(settings.app_dir, settings.python, settings.arch, wheel),
         ),
     )
 

@@ -94,14 +94,14 @@ def _package_wheel(directory: Path, arch: str) -> Path:
     wheel records it) and an ELF head as the extension, tagged abi3 for the architecture."""
     cpu = UNAME_MACHINES[arch]
     tag = f"cp310-abi3-manylinux2014_{cpu}"
-    path = directory / f"lambda_wsgi-0.1.0-{tag}.whl"
+    path = directory / f"lambda_wsgi_runtime-0.1.0-{tag}.whl"
     files = {"lambda_wsgi/__init__.py": (b"", 0o644), "lambda_wsgi/exec-wrapper": (b"#!/bin/sh\n", 0o755),
              EXTENSION: (_elf_head(arch), 0o755),
-             "lambda_wsgi-0.1.0.dist-info/METADATA": (b"Metadata-Version: 2.1\nName: lambda-wsgi\nVersion: 0.1.0\n", 0o644),
-             "lambda_wsgi-0.1.0.dist-info/WHEEL":
+             "lambda_wsgi_runtime-0.1.0.dist-info/METADATA": (b"Metadata-Version: 2.1\nName: lambda-wsgi-runtime\nVersion: 0.1.0\n", 0o644),
+             "lambda_wsgi_runtime-0.1.0.dist-info/WHEEL":
                  (f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(), 0o644)}
-    files["lambda_wsgi-0.1.0.dist-info/RECORD"] = ("".join(f"{name},,\n" for name in files).encode()
-                                                   + b"lambda_wsgi-0.1.0.dist-info/RECORD,,\n", 0o644)
+    files["lambda_wsgi_runtime-0.1.0.dist-info/RECORD"] = ("".join(f"{name},,\n" for name in files).encode()
+                                                   + b"lambda_wsgi_runtime-0.1.0.dist-info/RECORD,,\n", 0o644)
     with zipfile.ZipFile(path, "w") as wheel:
         for name, (data, mode) in files.items():
             info = zipfile.ZipInfo(name)

@@ -34,7 +34,8 @@ def test_the_package_comes_from_requirements_txt_and_no_layer(path):
     assert "Layers" not in function
     code_uri = _load(path)["Resources"]["AppFunction"]["Properties"]["CodeUri"]
     requirements = (HERE / code_uri / "requirements.txt").read_text().split()
-    assert "lambda-wsgi" in requirements
+    # Pinned: PyPI's `lambda-wsgi` is another project.
+    assert "lambda-wsgi-runtime==0.1.0" in requirements and "lambda-wsgi" not in requirements
     assert function["Runtime"] == {"Ref": "PythonRuntime"}
 
 

@@ -32,9 +32,9 @@ EMULATOR := target/debug/lambda-wsgi-emulator
 bootstrap_for = target/py$(1)/debug/bootstrap
 # The pip package's wheels (make wheel) and handler mode's venv (make test-wheel).
 WHEEL_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' python/Cargo.toml)
-wheel_for = dist/lambda_wsgi-$(WHEEL_VERSION)-cp310-abi3-manylinux2014_$(1).manylinux_2_17_$(1).whl
+wheel_for = dist/lambda_wsgi_runtime-$(WHEEL_VERSION)-cp310-abi3-manylinux2014_$(1).manylinux_2_17_$(1).whl
 WHEELS := $(call wheel_for,x86_64) $(call wheel_for,aarch64)
-SDIST := dist/lambda_wsgi-$(WHEEL_VERSION).tar.gz
+SDIST := dist/lambda_wsgi_runtime-$(WHEEL_VERSION).tar.gz
 WHEEL_SOURCES := Cargo.toml Cargo.lock $(shell find runtime/src runtime/build.rs runtime/Cargo.toml python -type f -not -path '*/__pycache__/*')
 MATURIN := $(VENV)/bin/maturin
 # The managed runtime's client that handler mode runs under (make test-wheel installs it into
@@ -207,7 +207,7 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 MANAGED_PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
 
 .PHONY: wheel test-wheel
-wheel: $(WHEELS) $(SDIST) ## Build the pip package: dist/lambda_wsgi-*-abi3-manylinux2014_{x86_64,aarch64}.whl and the sdist
+wheel: $(WHEELS) $(SDIST) ## Build the pip package: dist/lambda_wsgi_runtime-*-abi3-manylinux2014_{x86_64,aarch64}.whl and the sdist
 	@ls -l $(WHEELS) $(SDIST)
 
 $(WHEELS) &: $(VENV)/.wheel-tools $(WHEEL_SOURCES)
@@ -234,8 +234,9 @@ $(VENV)/.wheel-tools: $(VENV)/.installed
 # task root served through the wrapper, the SAM pip templates, the sdist built by pip.
 wrapper_for = target/wrapper-py$(1)/bootstrap
 handler_for = target/handler-py$(1)/bootstrap
-# What handler mode is held to: every golden fixture, errors, and the mode's own tests.
-HANDLER_TESTS := tests/e2e/test_fixtures.py tests/e2e/test_handler_mode.py
+# What handler mode is held to: every golden fixture, errors, non-HTTP events (the event handler,
+# manage, warm-up pings, the re-encoding of awkward JSON), and the mode's own tests.
+HANDLER_TESTS := tests/e2e/test_fixtures.py tests/e2e/test_direct.py tests/e2e/test_handler_mode.py
 test-wheel: $(WHEELS) $(SDIST) $(VENV)/.installed $(foreach v,$(PYTHON_VERSIONS),$(call app_venv_for,$(v))/.installed) $(MOTO_VENV)/.installed /usr/bin/chromedriver $(PG_INITDB) ## The wheel: pip-installed per Python, the e2e suite through its exec wrapper, handler mode under awslambdaric
 	$(CARGO) build -p lambda-wsgi-emulator -p lambda-wsgi-remote-config
 	@set -e; for v in $(PYTHON_VERSIONS); do \
@@ -270,7 +271,8 @@ LAYER_SOURCES := $(WHEELS) Cargo.lock $(shell find remote-config -type f) layer/
 layer: $(LAYER_ZIPS) ## Build dist/lambda-wsgi-layer-{x86_64,arm64}.zip from the wheels: the package in python/, the exec wrapper, the remote-config helper
 
 $(LAYER_ZIPS) &: $(VENV)/.layer-tools $(LAYER_SOURCES)
-	$(VENV_PY) layer/build.py --wheel x86_64=$(call wheel_for,x86_64) --wheel arm64=$(call wheel_for,aarch64)
+	$(VENV_PY) layer/build.py --wheel x86_64=$(call wheel_for,x86_64) --wheel arm64=$(call wheel_for,aarch64) \
+		$(foreach v,$(MANAGED_PYTHONS),$(if $(call python_for,$(v)),--python $(call python_for,$(v))))
 
 $(VENV)/.layer-tools: $(VENV)/.installed
 	$(VENV_PY) -m pip install -q --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.1

@@ -80,15 +80,22 @@ START = "<!-- pip-package:start (written by bench/pip_package.py; do not edit by
 END = "<!-- pip-package:end -->"
 
 
+def python_version(python):
+    """`3.11`: the venv interpreter's version, for AWS_EXECUTION_ENV and the report."""
+    return subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def runtimes(args):
     python = str(Path(args.python).absolute())
+    version = python_version(python)
     where = "import lambda_wsgi, os; print(os.path.join(os.path.dirname(lambda_wsgi.__file__), 'exec-wrapper'))"
     wrapper = subprocess.run([python, "-c", where], capture_output=True, text=True, check=True).stdout.strip()
     venv = str(Path(python).parent.parent)
 
     def ric(handler, env):
         return lambda app: {"command": [python, "-m", "awslambdaric", handler], "handler": handler,
-                            "env": {"PYTHONPATH": str(APPS), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                            "env": {"PYTHONPATH": str(APPS), "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
                                     **env(app)}}
 
     return {
@@ -148,7 +155,7 @@ def write(slices, summary, args, seconds):
     lines = [START, "",
              f"Measured {results['date']}: {args.rounds} alternating slice pairs per row, "
              f"{args.invocations} invocations per slice (x3 for the trivial app), {args.cold_starts} cold starts per "
-             f"slice, HTTP API v2 GET, Python 3.11, release builds; {round(seconds)} s. Each cell: the median of the "
+             f"slice, HTTP API v2 GET, Python {python_version(str(Path(args.python).absolute()))}, release builds; {round(seconds)} s. Each cell: the median of the "
              "per-pair ratios (first / second), with the quartiles.", "",
              "| app | first | second | " + " | ".join(label for label, _, _ in METRICS) + " |",
              "|---|---|---|" + "---|" * len(METRICS)]

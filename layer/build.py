@@ -13,10 +13,16 @@ Each zip holds, at its root (Lambda unpacks a layer in /opt):
 
 Nothing here needs root, qemu or a Python of the target CPU: pip installs the wheel for the other
 platform (--platform), and the helper is linked by cargo-zigbuild for Amazon Linux 2's glibc (2.26).
-The per-Python bootstraps the layer used to carry left it when the extension measured as fast
-(bench/RESULTS.md, "The pip package"): one wheel replaced ten builds.
+The per-Python bootstraps the layer used to carry left it when the extension measured as fast on
+invocations/s and within 5% on cold start (bench/RESULTS.md, "The pip package"): one wheel
+replaced ten builds.
 
-Usage: build.py --wheel x86_64=dist/...x86_64.whl --wheel arm64=dist/...aarch64.whl [--arch x86_64]
+The package's Python modules are compiled for each local Python given (--python), with
+unchecked-hash .pyc files: /opt is read-only on Lambda, so a module without one is compiled
+again at every cold start (the bytecode does not depend on the CPU).
+
+Usage: build.py --wheel x86_64=dist/...x86_64.whl --wheel arm64=dist/...aarch64.whl
+                [--python /path/to/python3.X ...] [--arch x86_64]
 """
 
 import argparse
@@ -73,6 +79,19 @@ def install_wheel(wheel, platform, target, steps):
     for extra in ("bin", "__pycache__"):
         if (target / extra).exists():
             shutil.rmtree(target / extra)
+    # What pip records about this install (the wheel's path on the build machine, "pip"): not the
+    # layer's business, and it would make two builds of the same wheel differ.
+    for record in ("direct_url.json", "INSTALLER", "REQUESTED"):
+        for found in target.glob(f"*.dist-info/{record}"):
+            found.unlink()
+
+
+def compile_package(site, pythons, steps):
+    """unchecked-hash .pyc of the package for each Python (tracebacks name /opt/python/...)."""
+    for python in pythons:
+        steps.run(f"compile lambda_wsgi with {python}",
+                  [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+                   "-d", "/opt/python/lambda_wsgi", str(site / "lambda_wsgi")])
 
 
 def build_helper(cpu, steps):
@@ -115,10 +134,11 @@ def add(archive, name, data, mode):
     archive.writestr(info, data, compresslevel=9)
 
 
-def build_arch(arch, wheel, steps):
+def build_arch(arch, wheel, pythons, steps):
     cpu, machine, platform = ARCHES[arch]
     site = LAYER / arch / "python"
     install_wheel(wheel, platform, site, steps)
+    compile_package(site, pythons, steps)
     helper = build_helper(cpu, steps)
     files = [("lambda-wsgi", wrapper_for(machine), 0o755),
              ("lambda-wsgi-bin/lambda-wsgi-remote-config", helper.read_bytes(), 0o755)]
@@ -151,6 +171,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--wheel", action="append", required=True, help="ARCH=PATH (x86_64 or arm64)")
     parser.add_argument("--arch", action="append", choices=sorted(ARCHES), help="default: every --wheel's")
+    parser.add_argument("--python", action="append", default=[], help="a local python3.X to compile the modules with")
     args = parser.parse_args()
     wheels = dict(spec.split("=", 1) for spec in args.wheel)
     unknown = set(wheels) - set(ARCHES)
@@ -160,7 +181,7 @@ def main():
     for arch in args.arch or sorted(wheels, key=lambda a: a != "x86_64"):
         if arch not in wheels:
             sys.exit(f"no --wheel {arch}=PATH")
-        build_arch(arch, wheels[arch], steps)
+        build_arch(arch, wheels[arch], [p for p in args.python if p], steps)
     print("What each step cost:")
     steps.report()
 

@@ -12,7 +12,9 @@ Two ways to run it:
 
 from lambda_wsgi._native import Handler, __version__
 
-__all__ = ["Handler", "handler", "make_handler", "__version__"]
+# Not `handler`: looking it up imports WSGI_APP (below), which `from lambda_wsgi import *` or a
+# tool walking __all__ must not do.
+__all__ = ["Handler", "make_handler", "__version__"]
 
 
 def make_handler(app):

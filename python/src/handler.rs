@@ -161,15 +161,13 @@ fn start(
         )));
     }
     let function = FunctionInfo::from_lookup(lookup)?;
+    let remote_env = match &config.remote_config {
+        Some(helper) => remote_config::load(&remote_config::helper_path(helper.as_deref()))?,
+        None => Vec::new(),
+    };
     let wsgi = match app {
-        Some(app) => interpreter::start_with_app(&config, Host::ManagedRuntime, app)?,
-        None => {
-            let remote_env = match &config.remote_config {
-                Some(helper) => remote_config::load(&remote_config::helper_path(helper.as_deref()))?,
-                None => Vec::new(),
-            };
-            interpreter::start(&config, &remote_env, Host::ManagedRuntime)?
-        }
+        Some(app) => interpreter::start_with_app(&config, &remote_env, Host::ManagedRuntime, app)?,
+        None => interpreter::start(&config, &remote_env, Host::ManagedRuntime)?,
     };
     Ok((config, function, wsgi))
 }

@@ -43,9 +43,15 @@ pub fn start(config: &Config, remote_env: &[(String, String)], host: Host) -> Re
 }
 
 /// [`start`] for an application the host already has (`lambda_wsgi.make_handler(app)`): the
-/// same preparation, without importing `WSGI_APP`.
-pub fn start_with_app(config: &Config, host: Host, app: Bound<'_, PyAny>) -> Result<WsgiApp, InitError> {
-    prepare(app.py(), config, &[], host, Some(app))
+/// same preparation, without importing `WSGI_APP`. `remote_env` lands after the app's import
+/// here (the host imported it before asking), in time for anything read per request.
+pub fn start_with_app(
+    config: &Config,
+    remote_env: &[(String, String)],
+    host: Host,
+    app: Bound<'_, PyAny>,
+) -> Result<WsgiApp, InitError> {
+    prepare(app.py(), config, remote_env, host, Some(app))
 }
 
 fn prepare<'py>(

@@ -131,6 +131,8 @@ def log_lines(emulator, marker):
     return [line for line in emulator.logs().splitlines() if marker in line]
 
 
+# In handler mode the managed runtime writes the logs (awslambdaric's own formats).
+@pytest.mark.hosts("bootstrap", "wrapper")
 def test_json_logs_are_written_as_the_managed_runtime_writes_them(start_emulator):
     emulator = start_emulator("jobs:app", env=flask_env(AWS_LAMBDA_LOG_FORMAT="JSON", AWS_LAMBDA_LOG_LEVEL="INFO"))
     assert emulator.request("GET", "/log")[0] == 200
@@ -148,6 +150,7 @@ def test_json_logs_are_written_as_the_managed_runtime_writes_them(start_emulator
     assert json.loads(serving)["level"] == "INFO"
 
 
+@pytest.mark.hosts("bootstrap", "wrapper")
 def test_text_logs_carry_level_timestamp_and_request_id(start_emulator):
     emulator = start_emulator("jobs:app", env=flask_env(AWS_LAMBDA_LOG_LEVEL="DEBUG"))
     assert emulator.request("GET", "/log")[0] == 200

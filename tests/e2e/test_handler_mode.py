@@ -100,3 +100,20 @@ def test_there_is_no_deadline_guard_the_managed_runtime_runs_the_app_to_its_end(
     emulator = start_emulator("misbehaving:app", timeout=2)
     status, _, body = emulator.request("GET", "/sleep?seconds=1.7")
     assert status == 200, (status, body)
+
+
+@pytest.mark.parametrize(("handler", "app", "at_import"), [
+    ("lambda_wsgi.handler", "settings_app:app", "from the helper"),
+    # make_handler(app) runs once the module imported the app: what the helper loads lands
+    # after that import, in time for every request.
+    ("made_settings_handler.handler", None, None),
+])
+def test_remote_configuration_is_loaded_in_handler_mode(start_emulator, tmp_path, handler, app, at_import):
+    helper = tmp_path / "lambda-wsgi-remote-config"
+    helper.write_text("#!/bin/sh\necho '{\"FROM_REMOTE\": \"from the helper\"}'\n")
+    helper.chmod(0o755)
+    env = {"WSGI_CONFIG_SSM_PATH": "/app/prod", "WSGI_REMOTE_CONFIG_HELPER": str(helper)}
+    emulator = start_emulator(app or handler, env=env)
+    status, _, body = emulator.request("GET", "/?name=FROM_REMOTE")
+    assert status == 200, emulator.logs()
+    assert json.loads(body) == {"FROM_REMOTE": {"at_import": at_import, "now": "from the helper"}}

@@ -149,7 +149,8 @@ def test_each_layer_is_the_wrapper_the_wheel_installed_in_python_and_the_helper(
         infos = {info.filename: info for info in layer.infolist()}
         wrapper = layer.read("lambda-wsgi").decode()
         packaged = {name.removeprefix("python/"): layer.read(name) for name in infos
-                    if name.startswith("python/lambda_wsgi/")}
+                    if name.startswith("python/lambda_wsgi/") and "/__pycache__/" not in name}
+        bytecode = {name for name in infos if "/__pycache__/" in name}
     modes = {name: info.external_attr >> 16 & 0o777 for name, info in infos.items()}
     assert modes["lambda-wsgi"] == 0o755 and modes["lambda-wsgi-bin/lambda-wsgi-remote-config"] == 0o755
     assert modes["python/lambda_wsgi/exec-wrapper"] & 0o111, "pip keeps the exec wrapper executable"
@@ -157,12 +158,20 @@ def test_each_layer_is_the_wrapper_the_wheel_installed_in_python_and_the_helper(
     assert f"layer_machine={ARCHES[arch][1]} " in wrapper and "@MACHINE@" not in wrapper
     # No per-Python bootstrap any more: one abi3 extension serves every Python.
     assert not [name for name in infos if "bootstrap-py" in name], sorted(infos)
-    assert [name for name in infos if name.startswith("python/lambda_wsgi-") and name.endswith(".dist-info/METADATA")]
+    assert [name for name in infos if name.startswith("python/lambda_wsgi_runtime-") and name.endswith(".dist-info/METADATA")]
     # The package is the wheel's, byte for byte.
     with zipfile.ZipFile(wheel_for(arch)) as wheel:
         in_wheel = {name: wheel.read(name) for name in wheel.namelist() if name.startswith("lambda_wsgi/")}
     assert packaged == in_wheel
     assert "lambda_wsgi/_native.abi3.so" in packaged
+    # /opt is read-only: each module comes compiled for every Python this machine has.
+    modules = [name.removeprefix("lambda_wsgi/").removesuffix(".py") for name in packaged if name.endswith(".py")]
+    for version in PYENV_PYTHONS:
+        tag = version.replace(".", "")
+        for module in modules:
+            assert f"python/lambda_wsgi/__pycache__/{module}.cpython-{tag}.pyc" in bytecode, (module, version)
+    # Nothing of the build machine's pip install: no path of it, no installer's notes.
+    assert not [name for name in infos if name.endswith(("direct_url.json", "/INSTALLER", "/REQUESTED"))]
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHES))

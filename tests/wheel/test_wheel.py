@@ -50,7 +50,7 @@ def wheel(arch):
 @pytest.mark.parametrize("arch", sorted(ARCHES))
 def test_one_abi3_manylinux2014_wheel_per_architecture(arch):
     path = wheel(arch)
-    assert re.fullmatch(rf"lambda_wsgi-[\d.]+-cp310-abi3-manylinux2014_{arch}\.manylinux_2_17_{arch}\.whl", path.name)
+    assert re.fullmatch(rf"lambda_wsgi_runtime-[\d.]+-cp310-abi3-manylinux2014_{arch}\.manylinux_2_17_{arch}\.whl", path.name)
     with zipfile.ZipFile(path) as archive:
         [dist_info] = {name.split("/")[0] for name in archive.namelist() if ".dist-info/" in name}
         tags = re.findall(r"^Tag: (\S+)$", archive.read(f"{dist_info}/WHEEL").decode(), re.MULTILINE)
@@ -142,6 +142,32 @@ def test_the_wrapper_hands_a_non_python_runtime_back_unchanged(task_root, tmp_pa
     assert "is not a Python 3.10 or later interpreter" in done.stderr
 
 
+def test_a_python3_below_3_10_hands_back_to_the_runtime_it_was_given(task_root, tmp_path):
+    # `python3` says no version: the interpreter judges itself, then execs the original command.
+    named = tmp_path / "bin" / "python3"
+    named.parent.mkdir()
+    named.symlink_to(python("3.9"))
+    script = tmp_path / "bootstrap.py"
+    script.write_text("import sys; print('the runtime ran on', sys.version_info[:2])\n")
+    done = subprocess.run([task_root / "lambda_wsgi" / "exec-wrapper", named, script],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "the runtime ran on (3, 9)\n"
+    assert f"lambda-wsgi: {named} is Python 3.9." in done.stderr and "not 3.10 or later" in done.stderr
+
+
+def test_a_package_that_cannot_load_its_extension_says_why(task_root, tmp_path):
+    # The wheel of the other CPU (or a broken install): no traceback, one line saying what to fix.
+    broken = tmp_path / "task"
+    shutil.copytree(task_root / "lambda_wsgi", broken / "lambda_wsgi")
+    (broken / "lambda_wsgi" / "_native.abi3.so").write_bytes(b"\x7fELF not really")
+    done = subprocess.run([broken / "lambda_wsgi" / "exec-wrapper", python("3.12"), "/var/runtime/bootstrap.py"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "lambda-wsgi: cannot load its extension module" in done.stderr, done.stderr
+    assert "the wheel for this CPU" in done.stderr and "Traceback" not in done.stderr
+
+
 SAM_PIP = ROOT / "sam-templates" / "pip"
 
 
@@ -157,11 +183,16 @@ def sam_function(template):
 
 @pytest.fixture(scope="module")
 def sam_built(tmp_path_factory):
-    """What `sam build` makes of sam-templates/pip/app: its code, and lambda-wsgi from its
-    requirements.txt installed beside it (Flask comes from the app venv here: no index is asked)."""
+    """What `sam build` makes of sam-templates/pip/app: its requirements.txt installed by pip for
+    Lambda's platform into the package, with the wheels' folder as `PIP_FIND_LINKS` (as the
+    template's requirements.txt says to run sam build until the package is on PyPI), and its code."""
     root = tmp_path_factory.mktemp("sam-build")
-    subprocess.run([python("3.12"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
-                    "--no-index", "--target", root, wheel("x86_64")], check=True, timeout=300)
+    env = {**os.environ, "PIP_FIND_LINKS": str(wheel("x86_64").parent)}
+    subprocess.run([python("3.12"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", root,
+                    "--platform", "manylinux2014_x86_64", "--python-version", "3.12", "--only-binary=:all:",
+                    "-r", SAM_PIP / "app" / "requirements.txt"], check=True, timeout=600, env=env)
+    # The pinned requirement resolved to this repository's wheel, not to a namesake on the index.
+    assert (root / "lambda_wsgi" / "_native.abi3.so").is_file() and (root / "flask").is_dir()
     shutil.copy(SAM_PIP / "app" / "app.py", root / "app.py")
     return root
 
@@ -206,7 +237,7 @@ SDIST = os.environ.get("LAMBDA_WSGI_SDIST")
 
 
 def test_the_sdist_builds_with_pip_where_rust_is_and_serves(tmp_path):
-    """`pip install lambda_wsgi-*.tar.gz` on a machine with cargo: maturin (fetched by pip as the
+    """`pip install lambda_wsgi_runtime-*.tar.gz` on a machine with cargo: maturin (fetched by pip as the
     build backend) compiles the extension for that machine's Python, and the package it installs
     answers an event. Built with cargo's dev profile (MATURIN_PEP517_ARGS) to keep the test short;
     what a user gets is the same code in release."""

@@ -40,6 +40,9 @@ MATURIN := $(VENV)/bin/maturin
 # The managed runtime's client that handler mode runs under (make test-wheel installs it into
 # each .venv-3.X beside the examples' dependencies).
 AWSLAMBDARIC := 4.2.2
+# The guide (docs/) and its checks: make docs, make test-docs.
+include docs/docs.mk
+
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
@@ -71,7 +74,7 @@ bootstrap-%:
 	@test -n "$(call python_for,$*)" || { echo "Python $* not found (pyenv install $* or put python$* on PATH)"; exit 1; }
 	PYO3_PYTHON=$(call python_for,$*) CARGO_TARGET_DIR=target/py$* $(CARGO) build -p lambda-wsgi --bin bootstrap
 
-test: lint test-rust test-python test-wheel test-templates test-cdk test-bench test-layer check-cargo-lambda ## Every test: lint, Rust unit + golden, end-to-end per Python, the pip package (both modes), SAM templates, the CDK app, the benchmark statistics, the layer
+test: lint test-rust test-python test-wheel test-templates test-cdk test-bench test-layer check-cargo-lambda test-docs ## Every test: lint, Rust unit + golden, end-to-end per Python, the pip package (both modes), SAM templates, the CDK app, the benchmark statistics, the layer, the guide's checks
 
 lint: ## cargo fmt --check, clippy -D warnings, and the layout rules (pyo3 and env reads in one place)
 	$(CARGO) fmt --all -- --check

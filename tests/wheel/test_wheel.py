@@ -246,8 +246,9 @@ def test_the_sdist_builds_with_pip_where_rust_is_and_serves(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([python("3.12"), "-m", "venv", venv], check=True, timeout=120)
     env = {**os.environ, "MATURIN_PEP517_ARGS": "--profile dev",
-           # Kept between runs (a second build compiles only what changed); CI starts empty.
-           "CARGO_TARGET_DIR": str(ROOT / "target" / "sdist-build")}
+           # The dev build of the Python 3.12 bootstrap's folder: the dependencies the two share
+           # (tokio, hyper, serde...) are compiled once.
+           "CARGO_TARGET_DIR": str(ROOT / "target" / "py3.12")}
     env.pop("VIRTUAL_ENV", None)
     done = subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
                            SDIST], capture_output=True, text=True, timeout=1800, env=env)

@@ -159,7 +159,7 @@ soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; rep
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000} \
 		--max-concurrency $${SOAK_CONCURRENCY:-1}
 
-bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors in alternating slice pairs; writes bench/RESULTS.md and bench/chart.png (BENCH_ARGS="--rounds 9 --runs 2")
+bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors in alternating slice pairs; writes bench/RESULTS.md and bench/results/chart.png (BENCH_ARGS="--rounds 9 --runs 2")
 	$(CARGO) build --release -p lambda-wsgi-emulator -p lambda-wsgi-bench-floors
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/run.py --emulator target/release/lambda-wsgi-emulator \
@@ -353,17 +353,17 @@ $(MOTO_VENV)/.installed:
 clean-venv: ## Remove the virtualenvs
 	rm -rf $(VENV) .venv-3.* $(MOTO_VENV)
 
-# Not part of `make test` (instruction counts under valgrind: 2.5 minutes after the release builds). bench/cold_start_ab.py
+# Not part of `make test` (instruction counts under valgrind: 2.5 minutes after the release builds). bench/studies/cold_start_ab.py
 # compares two bootstraps' cold starts in wall time (paired, alternating).
 .PHONY: bench-callgrind
 bench-callgrind: $(VENV)/.bench-installed $(APP_VENV)/.installed /usr/bin/valgrind ## callgrind: one Flask call's instructions inside lambda-wsgi, apig-wsgi and a tight loop; the call timed with each kind of gap between calls; a cold start's instructions (bench/RESULTS.md)
 	$(CARGO) build --release -p lambda-wsgi-emulator
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
-	$(VENV_PY) bench/callgrind_flask.py --emulator target/release/lambda-wsgi-emulator \
+	$(VENV_PY) bench/studies/callgrind_flask.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --app-venv $(APP_VENV) --loop-python $(APP_VENV)/bin/python
-	$(APP_VENV)/bin/python bench/flask_between_calls.py --emulator target/release/lambda-wsgi-emulator \
+	$(APP_VENV)/bin/python bench/studies/flask_between_calls.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap
-	$(VENV_PY) bench/callgrind_init.py --emulator target/release/lambda-wsgi-emulator --app-venv $(APP_VENV) \
+	$(VENV_PY) bench/studies/callgrind_init.py --emulator target/release/lambda-wsgi-emulator --app-venv $(APP_VENV) \
 		--bootstrap this=target/py$(PYTHON_VERSION)/release/bootstrap
 
 /usr/bin/valgrind:

@@ -169,7 +169,7 @@ def write(lines, summary, results):
     else:
         text = text.rstrip() + f"\n\n## Managed Instances (concurrency), {PY}\n\n" + block + "\n"
     results_md.write_text(text)
-    (BENCH / f"concurrency-{PY.split(',')[0]}{'-warmup' if ',' in PY else ''}.json").write_text(json.dumps({"summary": summary, "slices": results}, indent=1) + "\n")
+    (BENCH / "results" / f"concurrency-{PY.split(',')[0]}{'-warmup' if ',' in PY else ''}.json").write_text(json.dumps({"summary": summary, "slices": results}, indent=1) + "\n")
 
 
 def main():

@@ -14,7 +14,7 @@
   the pip package's fast path.
 
 Same method as bench/run.py: alternating slice pairs on one emulator (bench/pairing.py), each
-pair one ratio, reported as the median with quartiles. Writes bench/pip-package.json and its
+pair one ratio, reported as the median with quartiles. Writes bench/results/pip-package.json and its
 section of bench/RESULTS.md.
 
 Usage: bench/pip_package.py --emulator PATH --bootstrap PATH --python VENV_PYTHON [--rounds N]
@@ -151,7 +151,7 @@ def write(slices, summary, args, seconds):
     results = {"date": time.strftime("%Y-%m-%d"), "rounds": args.rounds, "invocations": args.invocations,
                "seconds": round(seconds), "comparisons": {" | ".join(k): v for k, v in summary.items()},
                "slices": {" | ".join(k): v for k, v in slices.items()}}
-    (BENCH / "pip-package.json").write_text(json.dumps(results, indent=1) + "\n")
+    (BENCH / "results" / "pip-package.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = [START, "",
              f"Measured {results['date']}: {args.rounds} alternating slice pairs per row, "
              f"{args.invocations} invocations per slice (x3 for the trivial app), {args.cold_starts} cold starts per "

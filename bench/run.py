@@ -9,7 +9,7 @@ slice pairs, the two runtimes back to back, in the order A B in one round and B 
 the median ratio with its quartiles and min-max. Every slice starts a fresh process, so cold starts
 are paired too. The whole measurement runs --runs times (2 by default); the targets are judged on
 the first run and the report says how far each median ratio moved in the second.
-Writes bench/results.json, bench/RESULTS.md (between the markers) and bench/chart.png.
+Writes bench/results/results.json, bench/RESULTS.md (between the markers) and bench/results/chart.png.
 
 Usage: bench/run.py --emulator PATH --bootstrap PATH --floors DIR [--rounds N] [--runs N] [--invocations N]
 """
@@ -379,7 +379,7 @@ def write_results(runs, summaries, args, elapsed):
     if len(summaries) > 1:
         report += ["", "#### Stability: each median ratio in run 1 and run 2 (change in % of run 1's)", ""]
         report += stability_table(summaries)
-    report += ["", "![warm latency and cold start per runtime](chart.png)", ""]
+    report += ["", "![warm latency and cold start per runtime](results/chart.png)", ""]
     report += detail_tables(summaries[0], args)
     if problems:
         report += ["**Answers differed between runtimes:**", ""] + [f"- {p}" for p in sorted(set(problems))] + [""]
@@ -395,8 +395,8 @@ def write_results(runs, summaries, args, elapsed):
     results_md.write_text(text)
     serializable = [{"comparisons": {key_text(k): v for k, v in s["comparisons"].items()}, "raw": s["raw"],
                      "targets": judge(s), "load": run["load"]} for s, run in zip(summaries, runs)]
-    (BENCH / "results.json").write_text(json.dumps({"args": vars(args), "runs": serializable}, indent=1) + "\n")
-    chart(summaries[0], BENCH / "chart.png")
+    (BENCH / "results" / "results.json").write_text(json.dumps({"args": vars(args), "runs": serializable}, indent=1) + "\n")
+    chart(summaries[0], BENCH / "results" / "chart.png")
     for index, summary in enumerate(summaries):
         for name, value, goal, ok in judge(summary):
             print(f"run {index + 1}: {name}: {ratio_text(value, '', 2)} (target {goal}) "

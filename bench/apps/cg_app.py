@@ -1,4 +1,4 @@
-"""bench/callgrind_flask.py's app: bench/apps/flask_app.py, each call made through
+"""bench/studies/callgrind_flask.py's app: bench/apps/flask_app.py, each call made through
 `operator.call` so that callgrind can count the app call alone (`--toggle-collect=_operator_call`:
 Flask never calls operator.call itself). The body is read and the iterable closed inside the
 counted call, and handed back as a list, so every runtime does the same (cheap) work after it.
@@ -6,7 +6,7 @@ counted call, and handed back as a list, so every runtime does the same (cheap) 
 CG_ENVIRON_OUT=path: the first call writes the environ it was given (its str values, and the
 names of the others) as JSON, so that the tight loop can call Flask with the very same environ.
 CG_TIMES_OUT=path: each call is also timed (wall clock, the counted call only), and every 100th
-call rewrites `path` with the times so far in microseconds (bench/flask_between_calls.py --inside).
+call rewrites `path` with the times so far in microseconds (bench/studies/flask_between_calls.py --inside).
 """
 
 import json

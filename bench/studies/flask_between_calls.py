@@ -1,6 +1,6 @@
 """What happens between two Flask calls decides what one costs (wall time, not instructions).
 
-bench/callgrind_flask.py shows that one Flask call executes the same instructions inside
+bench/studies/callgrind_flask.py shows that one Flask call executes the same instructions inside
 lambda-wsgi, inside awslambdaric + apig-wsgi and in a tight loop, with the same simulated cache
 misses. This script times the very same call (bench/apps/flask_app.py, GET /json, the environ of
 bench/apps/inprocess.py) in one process, changing only what the process does between calls:
@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/ (this study is in bench/studies/)
 ROOT = BENCH.parent
 APPS = BENCH / "apps"
 sys.path.insert(0, str(APPS))

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/ (this study is in bench/studies/)
 ROOT = BENCH.parent
 APPS = BENCH / "apps"
 EVENT = BENCH / "events" / "http-v2-get.json"

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/ (this study is in bench/studies/)
 ROOT = BENCH.parent
 APPS = BENCH / "apps"
 EVENT = BENCH / "events" / "http-v2-get.json"

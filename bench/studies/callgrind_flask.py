@@ -15,7 +15,7 @@ call alone (Flask's call, reading and closing its body) is the inclusive cost of
 `_operator_call`: bench/apps/cg_app.py makes each call through `operator.call`.
 
 Usage: callgrind_flask.py --emulator PATH --bootstrap PATH [--app-venv DIR] [--n1 200 --n2 700]
-Writes bench/callgrind-flask.json and prints a markdown table (for bench/RESULTS.md).
+Writes bench/results/callgrind-flask.json and prints a markdown table (for bench/RESULTS.md).
 """
 
 import argparse
@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/ (this study is in bench/studies/)
 ROOT = BENCH.parent
 APPS = BENCH / "apps"
 EVENT = BENCH / "events" / "http-v2-get.json"
@@ -187,7 +187,7 @@ def main():
     parser.add_argument("--n2", type=int, default=700)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--no-cache-sim", dest="cache_sim", action="store_false")
-    parser.add_argument("--output", default=str(BENCH / "callgrind-flask.json"))
+    parser.add_argument("--output", default=str(BENCH / "results" / "callgrind-flask.json"))
     args = parser.parse_args()
     results, environs, work = measure(args)
     Path(args.output).write_text(json.dumps({"results": results, "environs": environs, "n1": args.n1,

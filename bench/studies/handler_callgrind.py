@@ -7,7 +7,7 @@ init excluded. The event is bench/events/http-v2-get.json, decoded as awslambdar
 and the context awslambdaric's LambdaContext. Results go to bench/RESULTS.md by hand (the
 section "Handler mode's call, instruction by instruction").
 
-Usage: bench/handler_callgrind.py --python VENV_PYTHON [--app trivial] [--calls 1000]
+Usage: bench/studies/handler_callgrind.py --python VENV_PYTHON [--app trivial] [--calls 1000]
 """
 
 import argparse
@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]  # bench/ (this study is in bench/studies/)
 CALLS = """
 import importlib, json, sys, time
 from awslambdaric.lambda_context import LambdaContext

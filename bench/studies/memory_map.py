@@ -6,7 +6,7 @@ library or the binary by path, anonymous memory, the heap) from /proc/PID/smaps.
 profile behind the peak-RSS rows of RESULTS.md: it shows which part of the memory is the runtime's
 own and which is Python's and Flask's, the same in both.
 
-Usage: python bench/memory_map.py --emulator E --bootstrap B [--app flask_app:app] [--venv .venv]
+Usage: python bench/studies/memory_map.py --emulator E --bootstrap B [--app flask_app:app] [--venv .venv]
 """
 
 import argparse
@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-APPS = Path(__file__).resolve().parent / "apps"
+APPS = Path(__file__).resolve().parents[1] / "apps"
 
 
 def free_port():
@@ -75,7 +75,7 @@ def main():
     parser.add_argument("--emulator", required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--app", default="flask_app:app")
-    parser.add_argument("--venv", default=str(Path(__file__).resolve().parent.parent / ".venv"))
+    parser.add_argument("--venv", default=str(Path(__file__).resolve().parents[2] / ".venv"))
     args = parser.parse_args()
     python = str(Path(args.venv).absolute() / "bin" / "python")
     results = {

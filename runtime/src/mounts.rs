@@ -96,7 +96,7 @@ impl Mounts {
             let (prefix, target) = entry
                 .split_once('=')
                 .ok_or_else(|| bad("has no `=`: write it as PREFIX = module:attr"))?;
-            let prefix = normalize_prefix(prefix.trim()).map_err(|reason| bad(reason))?;
+            let prefix = normalize_prefix(prefix.trim()).map_err(&bad)?;
             let mut specs = target.split('+').map(str::trim);
             let app = specs.next().unwrap_or_default();
             check_spec(app).map_err(|reason| bad(&format!("names no app: {reason}")))?;

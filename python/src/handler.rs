@@ -64,6 +64,9 @@ impl Handler {
         let lookup = |name: &str| match name {
             config::HANDLER => None,
             config::WSGI_APP if given => Some(GIVEN_APP.to_owned()),
+            // make_handler(app) serves the app it is given, at `/`: a mount table is for the
+            // handler that imports its apps itself.
+            config::WSGI_MOUNTS | config::WSGI_MOUNTS_FILE if given => None,
             _ => std::env::var(name).ok(),
         };
         let started = start(lookup, app).map_err(|err| {
@@ -144,11 +147,14 @@ fn start(
     lookup: impl Fn(&str) -> Option<String> + Copy,
     app: Option<Bound<'_, PyAny>>,
 ) -> Result<(Config, FunctionInfo, WsgiApp), InitError> {
-    if lookup(config::WSGI_APP).is_none_or(|app| app.trim().is_empty()) {
+    let unset = |name: &str| lookup(name).is_none_or(|value| value.trim().is_empty());
+    if unset(config::WSGI_APP) && unset(config::WSGI_MOUNTS) && unset(config::WSGI_MOUNTS_FILE) {
         return Err(InitError::MalformedHandler(format!(
             "no WSGI application configured: with the handler lambda_wsgi.handler, set {}=module:attr \
-             (e.g. app:app) to the application it serves, or call lambda_wsgi.make_handler(app) in your own handler module",
-            config::WSGI_APP
+             (e.g. app:app) to the application it serves (or {} to a mount table), or call \
+             lambda_wsgi.make_handler(app) in your own handler module",
+            config::WSGI_APP,
+            config::WSGI_MOUNTS
         )));
     }
     let config = Config::from_lookup(lookup)?;

@@ -104,7 +104,7 @@ fn whole(c: &mut Criterion) {
                 || response.clone(),
                 |response| {
                     let (source, request) = event::parse(black_box(json)).expect("a valid event");
-                    let environ = environ::build(&request, &config);
+                    let environ = environ::build(&request, &config).expect("mounted");
                     black_box(&environ);
                     render(source, response, false, &[])
                 },

@@ -7,9 +7,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::InitError;
+use crate::mounts::{self, Mounts};
 
 /// `module:attr` of the WSGI application, e.g. `app:app` or `mysite.wsgi:application`.
 pub const WSGI_APP: &str = "WSGI_APP";
+/// Several applications under URL prefixes, instead of `WSGI_APP`: a table of
+/// `PREFIX = module:attr [+ module:factory ...]` entries, one per line or `;`-separated.
+pub const WSGI_MOUNTS: &str = "WSGI_MOUNTS";
+/// The mount table from a file instead (a path relative to the task root), for long tables.
+pub const WSGI_MOUNTS_FILE: &str = "WSGI_MOUNTS_FILE";
+/// `module:factory` middleware, comma-separated, each called once at init with the app (every
+/// mount's, after the mount's own) and its result served instead.
+pub const WSGI_MIDDLEWARE: &str = "WSGI_MIDDLEWARE";
 /// Lambda's handler setting, used when `WSGI_APP` is unset (`module.attr` or `module:attr`).
 pub const HANDLER: &str = "_HANDLER";
 /// A path prefix (custom-domain base path mapping, e.g. `/api`) moved from PATH_INFO to SCRIPT_NAME.
@@ -250,10 +259,11 @@ pub enum InvokeMode {
 /// The parsed settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Module to import.
-    pub app_module: String,
-    /// Attribute path inside the module (dots allowed: `factory.app`).
-    pub app_attr: String,
+    /// The applications and where each is mounted: `WSGI_MOUNTS`' table, or the one app of
+    /// `WSGI_APP` (or the handler) at `/`.
+    pub apps: Mounts,
+    /// WSGI_MIDDLEWARE: `module:factory` specs applied around every app, after its mount's own.
+    pub middleware: Vec<String>,
     /// Normalized base path (`/api`), or empty.
     pub base_path: String,
     /// Extra text media types, lowercased; entries ending in `/*` match a whole type.
@@ -298,25 +308,18 @@ impl Config {
     /// Reads every setting through `lookup` (in production, the process environment).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let (app_module, app_attr) = match (non_empty(WSGI_APP), non_empty(HANDLER)) {
-            (Some(app), _) => parse_app_spec(WSGI_APP, &app, false)?,
-            (None, Some(handler)) => parse_app_spec(HANDLER, &handler, true)?,
-            (None, None) => {
-                return Err(InitError::MalformedHandler(format!(
-                    "no WSGI application configured: set {WSGI_APP}=module:attr (e.g. app:app) or the function's handler"
-                )));
-            }
-        };
+        let task_root = non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from);
+        let apps = parse_apps(&non_empty, &task_root)?;
         Ok(Config {
-            app_module,
-            app_attr,
+            apps,
+            middleware: parse_middleware(non_empty(WSGI_MIDDLEWARE).as_deref())?,
             base_path: parse_base_path(non_empty(WSGI_BASE_PATH).as_deref())?,
             text_mime_types: parse_mime_types(non_empty(WSGI_TEXT_MIME_TYPES).as_deref())?,
             error_mode: parse_error_mode(non_empty(WSGI_ERROR_MODE).as_deref())?,
             invoke_mode: parse_invoke_mode(non_empty(WSGI_INVOKE_MODE).as_deref())?,
             max_response_bytes: parse_max_response_bytes(non_empty(WSGI_MAX_RESPONSE_BYTES).as_deref())?,
             deadline_margin: parse_deadline_margin(non_empty(WSGI_DEADLINE_MARGIN_MS).as_deref())?,
-            task_root: non_empty(LAMBDA_TASK_ROOT).map_or_else(|| PathBuf::from("."), PathBuf::from),
+            task_root,
             virtual_env: non_empty(VIRTUAL_ENV).map(PathBuf::from),
             event_handler: non_empty(WSGI_EVENT_HANDLER)
                 .map(|spec| parse_app_spec(WSGI_EVENT_HANDLER, &spec, false))
@@ -337,10 +340,83 @@ impl Config {
         })
     }
 
-    /// The application as the user wrote it, for messages.
+    /// The applications as the user wrote them, for messages: `app:app`, or
+    /// `/ -> site:app, /api -> api:app` for a table.
     pub fn app_spec(&self) -> String {
-        format!("{}:{}", self.app_module, self.app_attr)
+        match self.apps.mounts() {
+            [only] if only.prefix == "/" && only.middleware.is_empty() => only.app.clone(),
+            mounts => mounts
+                .iter()
+                .map(|mount| format!("{} -> {}", mount.prefix, mount.app))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
     }
+}
+
+/// The mount table from WSGI_MOUNTS or WSGI_MOUNTS_FILE, else the one app of WSGI_APP or the
+/// handler at `/`. Setting a table and WSGI_APP both is refused: which one would serve is not
+/// obvious. The handler (`_HANDLER`) is ignored beside a table: under handler mode it names
+/// lambda_wsgi.handler, not an app.
+fn parse_apps(non_empty: &impl Fn(&str) -> Option<String>, task_root: &std::path::Path) -> Result<Mounts, InitError> {
+    let table = match (non_empty(WSGI_MOUNTS), non_empty(WSGI_MOUNTS_FILE)) {
+        (Some(_), Some(_)) => {
+            return Err(InitError::Config(format!(
+                "{WSGI_MOUNTS} and {WSGI_MOUNTS_FILE} are both set: set one (the table, or the file that holds it)"
+            )));
+        }
+        (Some(text), None) => Some((text, WSGI_MOUNTS.to_owned())),
+        (None, Some(file)) => {
+            let path = task_root.join(file.trim());
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                InitError::Config(format!(
+                    "{WSGI_MOUNTS_FILE}={}: cannot read {}: {err}",
+                    file.trim(),
+                    path.display()
+                ))
+            })?;
+            Some((text, format!("{WSGI_MOUNTS_FILE} {}", path.display())))
+        }
+        (None, None) => None,
+    };
+    if let Some((text, origin)) = table {
+        if let Some(app) = non_empty(WSGI_APP) {
+            return Err(InitError::Config(format!(
+                "{WSGI_APP}={} and a mount table ({origin}) are both set: mount the app in the table (/ = {}) and unset {WSGI_APP}",
+                app.trim(),
+                app.trim()
+            )));
+        }
+        return Mounts::parse(&text, &origin).map_err(|err| InitError::Config(err.to_string()));
+    }
+    let (module, attr) = match (non_empty(WSGI_APP), non_empty(HANDLER)) {
+        (Some(app), _) => parse_app_spec(WSGI_APP, &app, false)?,
+        (None, Some(handler)) => parse_app_spec(HANDLER, &handler, true)?,
+        (None, None) => {
+            return Err(InitError::MalformedHandler(format!(
+                "no WSGI application configured: set {WSGI_APP}=module:attr (e.g. app:app), a mount table ({WSGI_MOUNTS}) or the function's handler"
+            )));
+        }
+    };
+    Ok(Mounts::single(format!("{module}:{attr}")))
+}
+
+/// WSGI_MIDDLEWARE: comma-separated `module:factory` specs, in the order they wrap (the first
+/// is innermost, next to the app).
+fn parse_middleware(value: Option<&str>) -> Result<Vec<String>, InitError> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|spec| !spec.is_empty())
+        .map(|spec| {
+            mounts::check_spec(spec).map(|()| spec.to_owned()).map_err(|reason| {
+                InitError::Config(format!(
+                    "{WSGI_MIDDLEWARE}: {reason} (write module:factory, comma-separated)"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `module:attr`; `_HANDLER` may also use Lambda's `module.attr` form.
@@ -492,18 +568,15 @@ mod tests {
     #[test]
     fn wsgi_app_wins_over_handler() {
         let c = config(&[(WSGI_APP, "mysite.wsgi:application"), (HANDLER, "other.app")]).expect("valid");
-        assert_eq!(
-            (c.app_module.as_str(), c.app_attr.as_str()),
-            ("mysite.wsgi", "application")
-        );
+        assert_eq!(c.app_spec(), "mysite.wsgi:application");
     }
 
     #[test]
     fn handler_accepts_lambda_dot_form() {
         let c = config(&[(HANDLER, "app.app")]).expect("valid");
-        assert_eq!((c.app_module.as_str(), c.app_attr.as_str()), ("app", "app"));
+        assert_eq!(c.app_spec(), "app:app");
         let c = config(&[(HANDLER, "pkg.web:make.app")]).expect("valid");
-        assert_eq!((c.app_module.as_str(), c.app_attr.as_str()), ("pkg.web", "make.app"));
+        assert_eq!(c.app_spec(), "pkg.web:make.app");
     }
 
     #[test]
@@ -747,5 +820,92 @@ mod tests {
             let err = platform(&[(AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001"), (name, bad)]).expect_err(bad);
             assert!(err.to_string().starts_with(&format!("{name}={bad}")), "{err}");
         }
+    }
+
+    #[test]
+    fn a_mount_table_replaces_the_one_app_and_the_handler_is_ignored_beside_it() {
+        let c = config(&[
+            (WSGI_MOUNTS, "/ = site:app; /api = api:app"),
+            (HANDLER, "lambda_wsgi.handler"),
+        ])
+        .expect("valid");
+        assert_eq!(c.app_spec(), "/ -> site:app, /api -> api:app");
+        assert_eq!(c.apps.mounts().len(), 2);
+    }
+
+    #[test]
+    fn a_mount_table_beside_wsgi_app_or_both_table_settings_is_refused() {
+        let err = config(&[(WSGI_MOUNTS, "/api = api:app"), (WSGI_APP, "app:app")]).expect_err("both");
+        assert!(
+            err.to_string()
+                .contains("mount the app in the table (/ = app:app) and unset WSGI_APP"),
+            "{err}"
+        );
+        let err = config(&[(WSGI_MOUNTS, "/api = api:app"), (WSGI_MOUNTS_FILE, "mounts.txt")]).expect_err("both");
+        assert!(
+            err.to_string()
+                .contains("WSGI_MOUNTS and WSGI_MOUNTS_FILE are both set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_table_is_an_invalid_configuration_naming_the_variable_and_entry() {
+        let err = config(&[(WSGI_MOUNTS, "/api = api:app; shop = shop:app")]).expect_err("bad");
+        assert_eq!(err.error_type(), "Runtime.InvalidConfiguration");
+        assert!(
+            err.to_string()
+                .starts_with("WSGI_MOUNTS: the entry \"shop = shop:app\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_mount_file_is_read_from_the_task_root_and_named_in_errors() {
+        let root = std::env::temp_dir().join(format!("lambda-wsgi-mounts-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("temp dir");
+        std::fs::write(
+            root.join("mounts.txt"),
+            "# the site\n/ = site:app\n/shop = shop.wsgi:application\n",
+        )
+        .expect("write");
+        std::fs::write(root.join("bad.txt"), "/shop shop:app\n").expect("write");
+        let task_root = root.to_string_lossy().into_owned();
+        let c = config(&[(LAMBDA_TASK_ROOT, &task_root), (WSGI_MOUNTS_FILE, "mounts.txt")]).expect("valid");
+        assert_eq!(c.app_spec(), "/ -> site:app, /shop -> shop.wsgi:application");
+        let err = config(&[(LAMBDA_TASK_ROOT, &task_root), (WSGI_MOUNTS_FILE, "bad.txt")]).expect_err("bad");
+        assert!(
+            err.to_string()
+                .contains("bad.txt: the entry \"/shop shop:app\" has no `=`"),
+            "{err}"
+        );
+        let err = config(&[(LAMBDA_TASK_ROOT, &task_root), (WSGI_MOUNTS_FILE, "missing.txt")]).expect_err("missing");
+        assert!(
+            err.to_string()
+                .starts_with("WSGI_MOUNTS_FILE=missing.txt: cannot read "),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn middleware_is_a_comma_separated_list_of_module_factory() {
+        let c = config(&[
+            (WSGI_APP, "a:b"),
+            (
+                WSGI_MIDDLEWARE,
+                "werkzeug.middleware.proxy_fix:ProxyFix, whitenoise:WhiteNoise",
+            ),
+        ])
+        .expect("valid");
+        assert_eq!(
+            c.middleware,
+            ["werkzeug.middleware.proxy_fix:ProxyFix", "whitenoise:WhiteNoise"]
+        );
+        let err = config(&[(WSGI_APP, "a:b"), (WSGI_MIDDLEWARE, "ProxyFix")]).expect_err("bad");
+        assert!(
+            err.to_string().starts_with("WSGI_MIDDLEWARE: \"ProxyFix\" has no `:`"),
+            "{err}"
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::config::Config;
+use crate::mounts::Mounts;
 use crate::request::{EventPath, Request, Stage};
 
 /// The CGI and WSGI string variables, in a stable order, plus the request body. Values that
@@ -23,6 +24,15 @@ pub struct Environ<'r> {
     pub vars: Vec<(Cow<'static, str>, Cow<'r, str>)>,
     /// What `wsgi.input` reads: the request's body, shared (not copied).
     pub body: bytes::Bytes,
+    /// Which application serves it: its place in the mount table (`Config::apps`).
+    pub mount: usize,
+}
+
+/// No mount's prefix matches the path: the request is answered 404 without calling Python.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmounted {
+    /// PATH_INFO as it was before any mount could take a prefix (bytes-as-unicode).
+    pub path: String,
 }
 
 impl Environ<'_> {
@@ -62,10 +72,10 @@ pub const KEYS: &[&str] = &[
     "HTTP_COOKIE",
 ];
 
-/// Builds the environ for `request`.
-pub fn build<'r>(request: &'r Request, config: &Config) -> Environ<'r> {
+/// Builds the environ for `request`, for the app whose mount takes its path; `Err` when none does.
+pub fn build<'r>(request: &'r Request, config: &Config) -> Result<Environ<'r>, Unmounted> {
     let mut vars: Vec<(Cow<'static, str>, Cow<'r, str>)> = Vec::with_capacity(16 + request.headers.len());
-    let (script_name, path_info) = split_script_name(request, &config.base_path);
+    let (script_name, path_info, mount) = split_script_name(request, &config.base_path, &config.apps)?;
     let scheme = url_scheme(request);
     let (server_name, server_port) = server_name_and_port(request, scheme);
 
@@ -109,47 +119,102 @@ pub fn build<'r>(request: &'r Request, config: &Config) -> Environ<'r> {
     vars.push(("wsgi.url_scheme".into(), scheme.into()));
     push_headers(&mut vars, request);
 
-    Environ {
+    Ok(Environ {
         vars,
         body: request.body.clone(),
-    }
+        mount,
+    })
 }
 
-/// `(SCRIPT_NAME, PATH_INFO)` as raw bytes: the path decoded exactly once, then the stage and
-/// the configured base path moved to SCRIPT_NAME on segment boundaries only.
-fn split_script_name(request: &Request, base_path: &str) -> (Vec<u8>, Vec<u8>) {
-    let mut path: Vec<u8> = match &request.path {
-        EventPath::Encoded(raw) => percent_decode_str(raw).collect(),
-        // AWS already decoded it: decoding again would turn a literal `%41` into `A`.
-        EventPath::Decoded(text) => text.as_bytes().to_vec(),
+/// `(SCRIPT_NAME, PATH_INFO, mount)` as raw bytes: the path decoded exactly once, then the
+/// stage, the configured base path and the mount's prefix moved to SCRIPT_NAME, on segment
+/// boundaries only.
+fn split_script_name(
+    request: &Request,
+    base_path: &str,
+    apps: &Mounts,
+) -> Result<(Vec<u8>, Vec<u8>, usize), Unmounted> {
+    let (mut path, mut encoded_slashes) = match &request.path {
+        EventPath::Encoded(raw) => decode_path(raw),
+        // AWS already decoded it: decoding again would turn a literal `%41` into `A`. Which
+        // slashes were `%2F` is lost with it.
+        EventPath::Decoded(text) => (text.as_bytes().to_vec(), Vec::new()),
     };
     // PATH_INFO is empty or starts with '/' (wsgiref.validate asserts it); events from hand-made
     // tests and some emulators omit the slash.
     if !path.starts_with(b"/") {
         path.insert(0, b'/');
+        encoded_slashes.iter_mut().for_each(|at| *at += 1);
     }
     let mut script_name = Vec::new();
+    let mut take = |path: &mut Vec<u8>, script_name: &mut Vec<u8>, prefix: &[u8]| {
+        if strip_segment_prefix(path, prefix).is_none() {
+            return;
+        }
+        script_name.extend_from_slice(prefix);
+        path.drain(..prefix.len());
+        encoded_slashes.retain_mut(|at| {
+            let kept = *at >= prefix.len();
+            *at = at.saturating_sub(prefix.len());
+            kept
+        });
+    };
     match &request.stage {
         Stage::Absent => {}
         Stage::BeforePath(stage) => {
             script_name.push(b'/');
             script_name.extend_from_slice(stage.as_bytes());
         }
-        Stage::InPath(stage) => {
-            let prefix = format!("/{stage}");
-            if let Some(rest) = strip_segment_prefix(&path, prefix.as_bytes()) {
-                path = rest.to_vec();
-                script_name.extend_from_slice(prefix.as_bytes());
+        Stage::InPath(stage) => take(&mut path, &mut script_name, format!("/{stage}").as_bytes()),
+    }
+    if !base_path.is_empty() {
+        take(&mut path, &mut script_name, base_path.as_bytes());
+    }
+    let Some(route) = apps.route(&path, &encoded_slashes) else {
+        return Err(Unmounted {
+            path: latin1_owned(path),
+        });
+    };
+    if route.prefix_len > 0 {
+        script_name.extend_from_slice(&path[..route.prefix_len]);
+        path.drain(..route.prefix_len);
+    }
+    Ok((script_name, path, route.index))
+}
+
+/// The path percent-decoded once, and where in it the slashes are that arrived as `%2F`: a
+/// mount's prefix never spans one (mounts.rs). Invalid escapes stay as they are, as
+/// `percent_decode_str` leaves them.
+fn decode_path(raw: &str) -> (Vec<u8>, Vec<usize>) {
+    let bytes = raw.as_bytes();
+    if !bytes
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'f'))
+    {
+        return (percent_decode_str(raw).collect(), Vec::new());
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let (mut path, mut encoded_slashes) = (Vec::with_capacity(bytes.len()), Vec::new());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped.and_then(|value| u8::try_from(value).ok()) {
+            Some(byte) => {
+                if byte == b'/' {
+                    encoded_slashes.push(path.len());
+                }
+                path.push(byte);
+                i += 3;
+            }
+            None => {
+                path.push(bytes[i]);
+                i += 1;
             }
         }
     }
-    if !base_path.is_empty()
-        && let Some(rest) = strip_segment_prefix(&path, base_path.as_bytes())
-    {
-        path = rest.to_vec();
-        script_name.extend_from_slice(base_path.as_bytes());
-    }
-    (script_name, path)
+    (path, encoded_slashes)
 }
 
 /// `path` without `prefix` when `prefix` ends at a segment boundary (`/api` strips `/api` and
@@ -386,7 +451,7 @@ mod tests {
             ("Host".into(), "h".into()),
             ("X-Custom".into(), "c".into()),
         ];
-        let env = build(&request, &config(""));
+        let env = build(&request, &config("")).expect("mounted");
         let named: Vec<&str> = env
             .vars
             .iter()
@@ -433,11 +498,142 @@ mod tests {
 
     fn path_of(path: EventPath, stage: Stage, base: &str) -> (String, String) {
         let request = request(path, stage);
-        let env = build(&request, &config(base));
+        let env = build(&request, &config(base)).expect("mounted");
         (
             env.get("SCRIPT_NAME").expect("sn").to_owned(),
             env.get("PATH_INFO").expect("pi").to_owned(),
         )
+    }
+
+    /// `(SCRIPT_NAME, PATH_INFO, the mounted app)` under `table` (and a base path, a stage),
+    /// or None for a 404.
+    fn mounted(path: EventPath, stage: Stage, base: &str, table: &str) -> Option<(String, String, String)> {
+        let base = base.to_owned();
+        let table = table.to_owned();
+        let config = Config::from_lookup(move |k| match k {
+            "WSGI_MOUNTS" => Some(table.clone()),
+            "WSGI_BASE_PATH" => Some(base.clone()),
+            _ => None,
+        })
+        .expect("config");
+        let request = request(path, stage);
+        let env = build(&request, &config).ok()?;
+        Some((
+            env.get("SCRIPT_NAME").expect("sn").to_owned(),
+            env.get("PATH_INFO").expect("pi").to_owned(),
+            config.apps.mounts()[env.mount].app.clone(),
+        ))
+    }
+
+    fn triple(script_name: &str, path_info: &str, app: &str) -> Option<(String, String, String)> {
+        Some((script_name.into(), path_info.into(), app.into()))
+    }
+
+    #[test]
+    fn a_mount_prefix_moves_to_script_name_after_the_stage_and_the_base_path() {
+        let table = "/ = site:app; /api = api:app; /api/v2 = v2:app";
+        let e = |p: &str| EventPath::Encoded(p.into());
+        let cases = [
+            // (path, stage, base path) -> (SCRIPT_NAME, PATH_INFO, app)
+            (e("/api/users"), Stage::Absent, "", triple("/api", "/users", "api:app")),
+            (e("/api"), Stage::Absent, "", triple("/api", "", "api:app")),
+            (e("/api/"), Stage::Absent, "", triple("/api", "/", "api:app")),
+            (e("/apis"), Stage::Absent, "", triple("", "/apis", "site:app")),
+            (e("/"), Stage::Absent, "", triple("", "/", "site:app")),
+            (e(""), Stage::Absent, "", triple("", "/", "site:app")),
+            (e("/api/v2/x"), Stage::Absent, "", triple("/api/v2", "/x", "v2:app")),
+            (e("/api/v20"), Stage::Absent, "", triple("/api", "/v20", "api:app")),
+            (
+                e("/x"),
+                Stage::BeforePath("prod".into()),
+                "",
+                triple("/prod", "/x", "site:app"),
+            ),
+            (
+                e("/api/x"),
+                Stage::BeforePath("prod".into()),
+                "",
+                triple("/prod/api", "/x", "api:app"),
+            ),
+            (
+                e("/dev/api/x"),
+                Stage::InPath("dev".into()),
+                "",
+                triple("/dev/api", "/x", "api:app"),
+            ),
+            (
+                e("/shop/api/x"),
+                Stage::Absent,
+                "/shop",
+                triple("/shop/api", "/x", "api:app"),
+            ),
+            (
+                e("/dev/shop/api/v2/x"),
+                Stage::InPath("dev".into()),
+                "/shop",
+                triple("/dev/shop/api/v2", "/x", "v2:app"),
+            ),
+            // The base path is not there: the mount is matched on the path as it is.
+            (e("/api/x"), Stage::Absent, "/shop", triple("/api", "/x", "api:app")),
+            // Decoded before matching, as PATH_INFO is.
+            (e("/%61pi/x"), Stage::Absent, "", triple("/api", "/x", "api:app")),
+            (
+                EventPath::Decoded("/api/caf\u{e9}".into()),
+                Stage::Absent,
+                "",
+                triple("/api", "/caf\u{c3}\u{a9}", "api:app"),
+            ),
+            (e("/api/%FF"), Stage::Absent, "", triple("/api", "/\u{ff}", "api:app")),
+            // An encoded slash is no separator: /api%2Fv2 is one segment, `api/v2`.
+            (e("/api%2Fv2/x"), Stage::Absent, "", triple("", "/api/v2/x", "site:app")),
+            (e("/api/v2%2fx"), Stage::Absent, "", triple("/api", "/v2/x", "api:app")),
+            (
+                e("/api/v2/a%2Fb"),
+                Stage::Absent,
+                "",
+                triple("/api/v2", "/a/b", "v2:app"),
+            ),
+            // HTTP API decoded the path itself: which slash was %2F is unknowable.
+            (
+                EventPath::Decoded("/api/v2/x".into()),
+                Stage::Absent,
+                "",
+                triple("/api/v2", "/x", "v2:app"),
+            ),
+        ];
+        for (path, stage, base, expected) in cases {
+            let label = format!("{path:?} {stage:?} {base:?}");
+            assert_eq!(mounted(path, stage, base, table), expected, "{label}");
+        }
+    }
+
+    #[test]
+    fn without_a_root_mount_an_unmatched_path_is_unmounted() {
+        let table = "/api = api:app; /shop = shop:app";
+        let e = |p: &str| EventPath::Encoded(p.into());
+        assert_eq!(mounted(e("/"), Stage::Absent, "", table), None);
+        assert_eq!(mounted(e("/apis"), Stage::Absent, "", table), None);
+        assert_eq!(mounted(e("/api%2Fx"), Stage::Absent, "", table), None);
+        assert_eq!(
+            mounted(e("/shop/cart"), Stage::Absent, "", table),
+            triple("/shop", "/cart", "shop:app")
+        );
+        let request = request(e("/prod/nowhere"), Stage::InPath("prod".into()));
+        let config = Config::from_lookup(|k| (k == "WSGI_MOUNTS").then(|| table.to_owned())).expect("config");
+        let unmounted = build(&request, &config).expect_err("no mount");
+        assert_eq!(unmounted.path, "/nowhere");
+    }
+
+    #[test]
+    fn the_encoded_slash_positions_follow_the_decoded_bytes() {
+        assert_eq!(decode_path("/a%2Fb%2f%41"), (b"/a/b/A".to_vec(), vec![2, 4]));
+        assert_eq!(decode_path("/%E2%82%AC%2F"), ("/€/".as_bytes().to_vec(), vec![4]));
+        assert_eq!(decode_path("/%2G%2F%"), (b"/%2G/%".to_vec(), vec![4]));
+        // Without any %2F, the fast path decodes as the slow one would.
+        for raw in ["/a%20b", "/100%25", "/bad%FF", "/%zz", "/%2541"] {
+            let slow: Vec<u8> = percent_decode_str(raw).collect();
+            assert_eq!(decode_path(raw), (slow, Vec::new()), "{raw}");
+        }
     }
 
     #[test]
@@ -534,7 +730,7 @@ mod tests {
             ("bad name".into(), "x".into()),
         ];
         r.body = bytes::Bytes::from_static(b"hi");
-        let env = build(&r, &config(""));
+        let env = build(&r, &config("")).expect("mounted");
         assert_eq!(env.get("HTTP_X_MULTI"), Some("one, two"));
         assert_eq!(env.get("HTTP_COOKIE"), Some("a=1; b=2"));
         assert_eq!(env.get("CONTENT_TYPE"), Some("text/plain"));
@@ -550,20 +746,23 @@ mod tests {
         let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
         r.headers = vec![("cookie".into(), "a=1; b=2".into())];
         r.cookies = Some(vec!["a=1".into(), "b=2".into()]);
-        assert_eq!(build(&r, &config("")).get("HTTP_COOKIE"), Some("a=1; b=2"));
+        assert_eq!(
+            build(&r, &config("")).expect("mounted").get("HTTP_COOKIE"),
+            Some("a=1; b=2")
+        );
     }
 
     #[test]
     fn server_name_and_port_are_never_empty() {
         let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
-        let env = build(&r, &config(""));
+        let env = build(&r, &config("")).expect("mounted");
         assert_eq!(
             (env.get("SERVER_NAME"), env.get("SERVER_PORT")),
             (Some("localhost"), Some("443"))
         );
         r.default_scheme = "http";
         r.headers = vec![("Host".into(), "example.com:8080".into())];
-        let env = build(&r, &config(""));
+        let env = build(&r, &config("")).expect("mounted");
         assert_eq!(
             (env.get("SERVER_NAME"), env.get("SERVER_PORT")),
             (Some("example.com"), Some("8080"))
@@ -573,7 +772,7 @@ mod tests {
             ("Host".into(), "[::1]:9000".into()),
             ("X-Forwarded-Proto".into(), "https".into()),
         ];
-        let env = build(&r, &config(""));
+        let env = build(&r, &config("")).expect("mounted");
         assert_eq!(
             (env.get("SERVER_NAME"), env.get("SERVER_PORT")),
             (Some("[::1]"), Some("9000"))
@@ -583,7 +782,7 @@ mod tests {
             (Some("https"), Some("on"))
         );
         r.headers.push(("X-Forwarded-Port".into(), "443".into()));
-        assert_eq!(build(&r, &config("")).get("SERVER_PORT"), Some("443"));
+        assert_eq!(build(&r, &config("")).expect("mounted").get("SERVER_PORT"), Some("443"));
     }
 
     #[test]
@@ -593,23 +792,30 @@ mod tests {
         for host in ["", " ", ":", ":8080"] {
             r.headers = vec![("Host".into(), host.into())];
             r.domain_name = None;
-            assert_eq!(build(&r, &config("")).get("SERVER_NAME"), Some("localhost"), "{host:?}");
+            assert_eq!(
+                build(&r, &config("")).expect("mounted").get("SERVER_NAME"),
+                Some("localhost"),
+                "{host:?}"
+            );
             r.domain_name = Some("api.example.com".into());
             assert_eq!(
-                build(&r, &config("")).get("SERVER_NAME"),
+                build(&r, &config("")).expect("mounted").get("SERVER_NAME"),
                 Some("api.example.com"),
                 "{host:?}"
             );
         }
         r.headers = vec![("Host".into(), ":8080".into())];
-        assert_eq!(build(&r, &config("")).get("SERVER_PORT"), Some("443"));
+        assert_eq!(build(&r, &config("")).expect("mounted").get("SERVER_PORT"), Some("443"));
     }
 
     #[test]
     fn non_ascii_header_values_become_bytes_as_unicode() {
         let mut r = request(EventPath::Encoded("/".into()), Stage::Absent);
         r.headers = vec![("X-Name".into(), "José".into())];
-        assert_eq!(build(&r, &config("")).get("HTTP_X_NAME"), Some("Jos\u{c3}\u{a9}"));
+        assert_eq!(
+            build(&r, &config("")).expect("mounted").get("HTTP_X_NAME"),
+            Some("Jos\u{c3}\u{a9}")
+        );
     }
 
     #[test]

@@ -116,6 +116,26 @@ pub enum InitError {
     /// The module has no such attribute, or it is not callable.
     #[error("{0}")]
     HandlerNotFound(String),
+    /// A middleware factory raised when applied to the app.
+    #[error("middleware '{spec}' raised when applied at init: {message}")]
+    Middleware {
+        /// `module:factory`.
+        spec: String,
+        /// The exception, `Type: message`.
+        message: String,
+        /// Formatted traceback lines.
+        traceback: Vec<String>,
+    },
+    /// One mount of the table could not start: which mount, and why.
+    #[error("the mount {prefix} ({app}): {source}")]
+    Mount {
+        /// The mount's prefix.
+        prefix: String,
+        /// Its app, `module:attr`.
+        app: String,
+        /// What failed.
+        source: Box<InitError>,
+    },
     /// Loading WSGI_CONFIG_SSM_PATH or WSGI_CONFIG_SECRET_ID failed; the message names which.
     #[error("remote configuration: {0}")]
     RemoteConfig(String),
@@ -133,6 +153,8 @@ impl InitError {
     /// The stable `errorType`; the names of the managed Python runtime where one exists.
     pub fn error_type(&self) -> &'static str {
         match self {
+            Self::Mount { source, .. } => source.error_type(),
+            Self::Middleware { .. } => "Runtime.MiddlewareError",
             Self::Config(_) => "Runtime.InvalidConfiguration",
             Self::MalformedHandler(_) => "Runtime.MalformedHandlerName",
             Self::Import { .. } => "Runtime.ImportModuleError",
@@ -145,7 +167,10 @@ impl InitError {
     /// The Python traceback, where there is one.
     pub fn traceback(&self) -> &[String] {
         match self {
-            Self::Import { traceback, .. } | Self::Interpreter { traceback, .. } => traceback,
+            Self::Import { traceback, .. }
+            | Self::Interpreter { traceback, .. }
+            | Self::Middleware { traceback, .. } => traceback,
+            Self::Mount { source, .. } => source.traceback(),
             _ => &[],
         }
     }

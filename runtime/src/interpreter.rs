@@ -89,12 +89,9 @@ fn prepare<'py>(
                 .call_method1("apply_environment", (remote_env.to_vec(),))
                 .map_err(interpreter_error)?;
         }
-        let app = match given_app {
-            Some(app) => app,
-            None => import_callable(py, &support, &config.app_module, &config.app_attr, "WSGI application")?,
-        };
+        let (apps, manage_app) = import_apps(py, &support, config, given_app)?;
         let event_handler = match &config.event_handler {
-            Some((module, attr)) => Some(import_callable(py, &support, module, attr, "WSGI_EVENT_HANDLER")?),
+            Some((module, attr)) => Some(import_callable(py, &support, module, attr, Role::EventHandler)?),
             None => None,
         };
         support.call_method0("after_app_import").map_err(interpreter_error)?;
@@ -105,7 +102,16 @@ fn prepare<'py>(
             .and_then(|gc| gc.call_method0("freeze"))
             .map_err(interpreter_error)?;
         let announce = host != Host::ManagedRuntime;
-        WsgiApp::new(py, app, event_handler, &support, config.deadline_margin, announce).map_err(interpreter_error)
+        WsgiApp::new(
+            py,
+            apps,
+            manage_app,
+            event_handler,
+            &support,
+            config.deadline_margin,
+            announce,
+        )
+        .map_err(interpreter_error)
     }
 }
 
@@ -202,23 +208,99 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Imports `module` and follows `attr` (dotted) to a callable: the WSGI app, or the
-/// WSGI_EVENT_HANDLER (`role` names which, in messages).
+/// Every mount's app, imported in table order and wrapped in its middleware (the mount's own,
+/// then WSGI_MIDDLEWARE's), with the first mount's app as it was imported: what management
+/// commands are run against (a Flask CLI needs the Flask object, not a ProxyFix around it).
+/// `given_app` (make_handler) stands for the one mount at `/`.
+fn import_apps<'py>(
+    py: Python<'py>,
+    support: &Bound<'py, PyModule>,
+    config: &Config,
+    mut given_app: Option<Bound<'py, PyAny>>,
+) -> Result<(Vec<Bound<'py, PyAny>>, Bound<'py, PyAny>), InitError> {
+    let is_table = !matches!(config.apps.mounts(), [only] if only.prefix == "/");
+    let mut apps = Vec::with_capacity(config.apps.mounts().len());
+    let mut manage_app = None;
+    for mount in config.apps.mounts() {
+        let in_mount = |err: InitError| {
+            if is_table {
+                InitError::Mount {
+                    prefix: mount.prefix.clone(),
+                    app: mount.app.clone(),
+                    source: Box::new(err),
+                }
+            } else {
+                err
+            }
+        };
+        let bare = match given_app.take() {
+            Some(app) => app,
+            None => {
+                let (module, attr) = mount.app.split_once(':').unwrap_or((mount.app.as_str(), ""));
+                import_callable(py, support, module, attr, Role::App).map_err(in_mount)?
+            }
+        };
+        let mut app = bare.clone();
+        for spec in mount.middleware.iter().chain(&config.middleware) {
+            app = wrap(py, support, spec, app).map_err(in_mount)?;
+        }
+        manage_app.get_or_insert(bare);
+        apps.push(app);
+    }
+    let manage_app = manage_app.ok_or_else(|| InitError::Config("BUG: a mount table without a mount".to_owned()))?;
+    Ok((apps, manage_app))
+}
+
+/// `factory(app)`: one middleware applied, once, at init.
+fn wrap<'py>(
+    py: Python<'py>,
+    support: &Bound<'py, PyModule>,
+    spec: &str,
+    app: Bound<'py, PyAny>,
+) -> Result<Bound<'py, PyAny>, InitError> {
+    let (module, attr) = spec.split_once(':').unwrap_or((spec, ""));
+    let factory = import_callable(py, support, module, attr, Role::Middleware)?;
+    let wrapped = factory.call1((app,)).map_err(|err| InitError::Middleware {
+        spec: spec.to_owned(),
+        message: describe(py, &err),
+        traceback: traceback(support, &err),
+    })?;
+    if !wrapped.is_callable() {
+        let type_name = type_name(&wrapped);
+        return Err(InitError::HandlerNotFound(format!(
+            "middleware '{spec}' returned a {type_name}, not a WSGI application: a factory takes the app and returns the wrapped one"
+        )));
+    }
+    Ok(wrapped)
+}
+
+/// What [`import_callable`] looks for, for its messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    App,
+    EventHandler,
+    Middleware,
+}
+
+/// Imports `module` and follows `attr` (dotted) to a callable: a WSGI app, the
+/// WSGI_EVENT_HANDLER or a middleware factory (`role` names which, in messages).
 fn import_callable<'py>(
     py: Python<'py>,
     support: &Bound<'py, PyModule>,
     module_name: &str,
     attr: &str,
-    role: &str,
+    role: Role,
 ) -> Result<Bound<'py, PyAny>, InitError> {
-    let is_app = role == "WSGI application";
-    let (label, expected) = if is_app {
-        (
+    let (label, expected) = match role {
+        Role::App => (
             "Handler",
             "a WSGI application (a callable taking environ and start_response)",
-        )
-    } else {
-        (role, "a function taking (event, context)")
+        ),
+        Role::EventHandler => ("WSGI_EVENT_HANDLER", "a function taking (event, context)"),
+        Role::Middleware => (
+            "Middleware",
+            "a middleware factory (a callable taking the WSGI application)",
+        ),
     };
     let spec = format!("{module_name}:{attr}");
     let module = py.import(module_name).map_err(|err| InitError::Import {

@@ -84,7 +84,18 @@ fn handle_http(app: &WsgiApp, config: &Config, event: &str, context: &Invocation
     };
     let is_head = request.method.eq_ignore_ascii_case("HEAD");
     let method_and_path = || format!("{} {}", request.method, request.path_for_logs());
-    let environ = environ::build(&request, config);
+    let environ = match environ::build(&request, config) {
+        Ok(environ) => environ,
+        Err(unmounted) => {
+            let answer = not_mounted(config, &method_and_path(), &unmounted);
+            return Ok(Answer::Http(response::render(
+                source,
+                answer,
+                is_head,
+                &config.text_mime_types,
+            )));
+        }
+    };
     let limit = response::response_limit(source, config.max_response_bytes);
     let cap = BodyCap {
         json_limit: limit,
@@ -214,7 +225,14 @@ pub fn handle_streaming(
         is_head: request.method.eq_ignore_ascii_case("HEAD"),
         started: false,
     };
-    let environ = environ::build(&request, config);
+    let environ = match environ::build(&request, config) {
+        Ok(environ) => environ,
+        Err(unmounted) => {
+            let request_line = format!("{} {}", request.method, request.path_for_logs());
+            send_whole(sink.out, not_mounted(config, &request_line, &unmounted));
+            return Ok(());
+        }
+    };
     let Err(err) = app.stream(environ, event, context, &mut sink) else {
         return Ok(());
     };
@@ -273,6 +291,18 @@ fn parse(event: &str) -> Parsed {
         // Logged by `direct` if nothing else takes it.
         Err(err) => Parsed::Unsupported(err),
     }
+}
+
+/// The 404 for a path no mount takes: answered here, no Python called. Logged at info: a
+/// scanner's probes are not the runtime's errors, but a team moving a mount wants to see them.
+fn not_mounted(config: &Config, request_line: &str, unmounted: &environ::Unmounted) -> AppResponse {
+    let prefixes: Vec<&str> = config.apps.mounts().iter().map(|mount| mount.prefix.as_str()).collect();
+    tracing::info!(
+        "404 for {request_line}: no mount takes {:?} (mounted: {})",
+        unmounted.path,
+        prefixes.join(", ")
+    );
+    AppResponse::plain(404, "Not Found", "Not Found\n")
 }
 
 fn bad_body() -> AppResponse {

@@ -133,6 +133,18 @@ impl Mounts {
         Ok(Mounts { mounts, by_length })
     }
 
+    /// One application at `/`: the table a plain `WSGI_APP` makes.
+    pub fn single(app: String) -> Self {
+        Mounts {
+            mounts: vec![Mount {
+                prefix: "/".to_owned(),
+                app,
+                middleware: Vec::new(),
+            }],
+            by_length: vec![0],
+        }
+    }
+
     /// The mounts in table order.
     pub fn mounts(&self) -> &[Mount] {
         &self.mounts
@@ -187,7 +199,7 @@ fn normalize_prefix(prefix: &str) -> Result<String, &'static str> {
 }
 
 /// `module:attr` with dotted Python names on both sides.
-fn check_spec(spec: &str) -> Result<(), String> {
+pub(crate) fn check_spec(spec: &str) -> Result<(), String> {
     let (module, attr) = spec
         .split_once(':')
         .ok_or_else(|| format!("{spec:?} has no `:` (module:attr)"))?;

@@ -35,9 +35,18 @@ pub fn event(path_and_query: &str) -> String {
     .to_string()
 }
 
-/// Sends the warm-up request and logs how it went; a failure is logged, not fatal (the app
-/// serves as it would have without it).
+/// Sends the warm-up request to every mounted app (its prefix, then `path_and_query`) and logs
+/// how each went; a failure is logged, not fatal (the app serves as it would have without it).
 pub fn run(app: &WsgiApp, config: &Config, platform: &Platform, path_and_query: &str) {
+    for mount in config.apps.mounts() {
+        match mount.prefix.as_str() {
+            "/" => run_one(app, config, platform, path_and_query),
+            prefix => run_one(app, config, platform, &format!("{prefix}{path_and_query}")),
+        }
+    }
+}
+
+fn run_one(app: &WsgiApp, config: &Config, platform: &Platform, path_and_query: &str) {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -66,7 +75,7 @@ mod tests {
         let (source, request) = crate::event::parse(&event("/health?deep=1&x=%20")).expect("parses");
         assert_eq!(source.name(), "HTTP API (payload 2.0)");
         assert_eq!(request.method, "GET");
-        let environ = crate::environ::build(&request, &test_config());
+        let environ = crate::environ::build(&request, &test_config()).expect("mounted");
         let get = |key: &str| {
             environ
                 .vars

@@ -48,7 +48,7 @@ fn check_fixture(path: &Path, event: String) -> datatest_stable::Result<()> {
     let config = config();
     match event::parse(&event) {
         Ok((source, request)) => {
-            let environ = environ::build(&request, &config);
+            let environ = environ::build(&request, &config).map_err(|e| format!("no mount for {}", e.path))?;
             check_remote_user(path, &environ)?;
             check_golden(path, "environ", &serde_json::to_value(environ.to_golden())?)?;
             let is_head = request.method.eq_ignore_ascii_case("HEAD");

@@ -76,7 +76,7 @@ fn check(name: &str, event: &str, expect: Expect) {
         }
         (Expect::BadRequest, Err(EventError::BadBody { .. })) => {}
         (Expect::Environ(check), Ok((_, request))) => {
-            let environ = environ::build(&request, &config());
+            let environ = environ::build(&request, &config()).expect("mounted");
             assert_pep3333(&environ);
             check(&environ);
         }
@@ -496,7 +496,7 @@ fn remote_addr_cannot_be_chosen_by_the_client_on_any_source() {
     ];
     for (name, event) in events {
         let (_, request) = event::parse(&event).unwrap_or_else(|err| panic!("{name}: {err}"));
-        let environ = environ::build(&request, &config());
+        let environ = environ::build(&request, &config()).expect("mounted");
         assert_eq!(environ.get("REMOTE_ADDR"), Some("1.2.3.4"), "{name}");
     }
 }
@@ -522,7 +522,7 @@ fn run_counted(name: &str, strategy: impl Strategy<Value = Value>, expected: Opt
             if let Some(expected) = expected {
                 prop_assert_eq!(source, expected, "parsed as another source: {}", text);
             }
-            let environ = environ::build(&request, &config());
+            let environ = environ::build(&request, &config()).expect("mounted");
             assert_pep3333(&environ);
             // The method as bytes-as-unicode (UTF-8 bytes as Latin-1 characters), as every value.
             let method: String = request.method.bytes().map(char::from).collect();

@@ -27,7 +27,7 @@ impl WsgiApp {
     /// A Django management command or Flask CLI command; its exit code and output as JSON.
     pub fn manage(&self, args: &[String], context: &InvocationContext) -> Result<String, AppError> {
         self.json_from_support(context, |py, support| {
-            support.call_method1("run_manage", (self.app.bind(py), PyList::new(py, args)?))
+            support.call_method1("run_manage", (self.manage_app.bind(py), PyList::new(py, args)?))
         })
     }
 

@@ -32,7 +32,10 @@ const DICT_KEYS: &[&str] = &["wsgi.input", "lambda.event", "lambda.context"];
 
 /// The imported application plus what every request needs, built once at init.
 pub struct WsgiApp {
-    app: Py<PyAny>,
+    /// Each mount's application, wrapped in its middleware, in table order (`Environ::mount`).
+    apps: Vec<Py<PyAny>>,
+    /// The first mount's application as imported: what management commands run against.
+    manage_app: Py<PyAny>,
     /// The keys that never change (`wsgi.version`, `wsgi.errors`, ...), copied per request
     /// instead of rebuilt. Never `os.environ`: on Lambda it holds the AWS credentials.
     base_environ: Py<PyDict>,
@@ -57,7 +60,8 @@ impl WsgiApp {
     /// Prepares the per-request machinery around `app`.
     pub(crate) fn new(
         py: Python<'_>,
-        app: Bound<'_, PyAny>,
+        apps: Vec<Bound<'_, PyAny>>,
+        manage_app: Bound<'_, PyAny>,
         event_handler: Option<Bound<'_, PyAny>>,
         support: &Bound<'_, PyModule>,
         deadline_margin: std::time::Duration,
@@ -81,7 +85,8 @@ impl WsgiApp {
             .map(|key| (key, PyString::intern(py, key).unbind()))
             .collect();
         Ok(WsgiApp {
-            app: app.unbind(),
+            apps: apps.into_iter().map(Bound::unbind).collect(),
+            manage_app: manage_app.unbind(),
             base_environ: base.unbind(),
             keys,
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),
@@ -138,6 +143,13 @@ impl WsgiApp {
         context: &InvocationContext,
         sink: &mut dyn BodySink,
     ) -> Result<(), AppError> {
+        let Some(app) = self.apps.get(environ.mount) else {
+            return Err(AppError::Protocol(format!(
+                "BUG: the request was routed to mount {} of {}",
+                environ.mount,
+                self.apps.len()
+            )));
+        };
         Python::attach(|py| {
             let support = self.support.bind(py);
             let raised = |err: PyErr| raised(py, support, &err);
@@ -145,7 +157,7 @@ impl WsgiApp {
             let environ = self.to_dict(py, environ, event, context).map_err(raised)?;
             let start_response = Bound::new(py, StartResponse::with_write_cap(sink.write_cap())).map_err(raised)?;
             let guarded = self.deadline.as_ref().map_or(0, |guard| guard.arm(context.deadline_ms));
-            let result = self.app.bind(py).call1((environ, &start_response));
+            let result = app.bind(py).call1((environ, &start_response));
             let mut body = Body {
                 start_response: &start_response,
                 sink,

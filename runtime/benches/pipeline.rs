@@ -115,5 +115,34 @@ fn whole(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, build_environ, render_response, whole);
+/// The mount table's cost: the same request's environ with one app, and under a four-mount
+/// table whose longest prefix takes it (bench/studies/mount_routing.py subtracts the two and
+/// sets the difference against werkzeug's DispatcherMiddleware doing the same in Python).
+fn mounts(c: &mut Criterion) {
+    let single = config();
+    let table = Config::from_lookup(|key| {
+        (key == "WSGI_MOUNTS").then(|| "/ = site:app; /api = api:app; /api/v2 = v2:app; /shop = shop:app".to_owned())
+    })
+    .expect("a valid table");
+    let json = include_str!("../../bench/events/rest-v1-get.json").replace("/json\"", "/api/v2/users/7\"");
+    let (_, request) = event::parse(&json).expect("a valid event");
+    let routed = environ::build(&request, &table).expect("mounted");
+    assert!(
+        routed.get("SCRIPT_NAME").is_some_and(|s| s.ends_with("/api/v2")) && routed.mount == 2,
+        "BUG: the benchmark's request must reach the longest prefix"
+    );
+    let mut group = c.benchmark_group("mounts");
+    group.bench_function("environ-one-app", |b| {
+        b.iter(|| environ::build(black_box(&request), &single).expect("mounted"))
+    });
+    group.bench_function("environ-four-mounts", |b| {
+        b.iter(|| environ::build(black_box(&request), &table).expect("mounted"))
+    });
+    group.bench_function("route-alone", |b| {
+        b.iter(|| table.apps.route(black_box(b"/api/v2/users/7"), &[]))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse, build_environ, render_response, whole, mounts);
 criterion_main!(benches);

@@ -18,8 +18,8 @@ TEMPLATES = sorted(HERE.glob("*.yaml"))
 WRAPPER = "/var/task/lambda_wsgi/exec-wrapper"
 
 
-def test_both_modes_have_a_template():
-    assert [p.name for p in TEMPLATES] == ["handler.yaml", "http-api.yaml"]
+def test_both_modes_have_a_template_and_the_two_apps_example_one():
+    assert [p.name for p in TEMPLATES] == ["handler.yaml", "http-api.yaml", "together.yaml"]
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
@@ -50,3 +50,19 @@ def test_handler_mode_names_the_handler_and_the_app():
     assert function["Handler"] == "lambda_wsgi.handler"
     variables = function["Environment"]["Variables"]
     assert variables["WSGI_APP"] == "app:app" and "AWS_LAMBDA_EXEC_WRAPPER" not in variables
+
+
+def test_the_two_apps_template_builds_with_the_examples_makefile_and_mounts_its_table():
+    template = _load(HERE / "together.yaml")
+    resource = template["Resources"]["AppFunction"]
+    assert resource["Metadata"] == {"BuildMethod": "makefile"}
+    code = (HERE / resource["Properties"]["CodeUri"]).resolve()
+    # sam build runs the target named after the function's logical id, in CodeUri.
+    makefile = (code / "Makefile").read_text()
+    assert "build-AppFunction:" in makefile and "assemble.py" in makefile
+    function = _one(_translate(HERE / "together.yaml"), "AWS::Lambda::Function")
+    variables = function["Environment"]["Variables"]
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == WRAPPER
+    assert (code / variables["WSGI_MOUNTS_FILE"]).is_file() and "WSGI_APP" not in variables
+    table = (code / variables["WSGI_MOUNTS_FILE"]).read_text()
+    assert "/shop = mysite.wsgi:application" in table and "/     = app:app" in table

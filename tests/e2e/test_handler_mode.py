@@ -117,3 +117,24 @@ def test_remote_configuration_is_loaded_in_handler_mode(start_emulator, tmp_path
     status, _, body = emulator.request("GET", "/?name=FROM_REMOTE")
     assert status == 200, emulator.logs()
     assert json.loads(body) == {"FROM_REMOTE": {"at_import": at_import, "now": "from the helper"}}
+
+
+def test_a_mount_table_routes_in_handler_mode_with_its_middleware(start_emulator):
+    emulator = start_emulator("lambda_wsgi.handler", env={
+        "WSGI_MOUNTS": "/ = mounted:site; /api = mounted:api + mounted:inner", "WSGI_MIDDLEWARE": "mounted:outer"})
+    status, _, body = emulator.request("GET", "/api/users")
+    assert status == 200, emulator.logs()
+    seen = json.loads(body)
+    assert (seen["app"], seen["SCRIPT_NAME"], seen["PATH_INFO"]) == ("api", "/api", "/users")
+    # outer ran for both mounts, inner for /api: each factory once per mount, at init.
+    assert seen["tags"] == ["outer#3", "inner#3"]
+    status, _, body = emulator.request("GET", "/apis")
+    assert json.loads(body)["app"] == "site"
+
+
+def test_without_a_root_mount_handler_mode_answers_404_and_keeps_serving(start_emulator):
+    emulator = start_emulator("lambda_wsgi.handler", env={"WSGI_MOUNTS": "/api = mounted:api"})
+    status, _, body = emulator.request("GET", "/elsewhere")
+    assert (status, body) == (404, b"Not Found\n")
+    status, _, body = emulator.request("GET", "/api/x")
+    assert status == 200 and json.loads(body)["calls"] == ["/x"]

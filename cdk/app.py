@@ -11,6 +11,8 @@ Context values (cdk.json, or `-c key=value` on the command line):
   route      layer (default) or pip: lambda-wsgi from the layer, or installed in the code asset
              with the app's requirements (no layer; AWS_LAMBDA_EXEC_WRAPPER=/var/task/lambda_wsgi/exec-wrapper)
   wheel_dir  route=pip: where lambda-wsgi's wheels are (default ../dist, written by `make wheel`)
+  mounts_file a mount table in app_dir, set as WSGI_MOUNTS_FILE (several apps in one function):
+             -c app_dir=../examples/together -c mounts_file=mounts.txt
   stack_name the stack's name (default LambdaWsgiFlask)
 Paths are relative to this directory.
 """

@@ -140,6 +140,7 @@ class StackSettings:
     handler: str = DEFAULT_HANDLER
     route: str = "layer"  # or "pip"
     wheel_dir: Path = DEFAULT_WHEEL_DIR  # route=pip: where lambda-wsgi's wheels are
+    mounts_file: str | None = None  # a mount table in app_dir: WSGI_MOUNTS_FILE (several apps)
 
     def __post_init__(self) -> None:
         if self.route not in ROUTES:
@@ -169,6 +170,19 @@ class StackSettings:
             check_layer_zip(self.layer_path, self.arch)
         if not (self.app_dir / "requirements.txt").is_file():
             raise SettingsError(f"context app_dir={str(self.app_dir)!r}: no requirements.txt there")
+        if self.mounts_file is not None and not (self.app_dir / self.mounts_file).is_file():
+            raise SettingsError(
+                f"context mounts_file={self.mounts_file!r}: no such file in app_dir {str(self.app_dir)!r} "
+                "(the mount table is read from the task root)"
+            )
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The functions' variables beside WSGI_INVOKE_MODE."""
+        variables = {"AWS_LAMBDA_EXEC_WRAPPER": self.exec_wrapper}
+        if self.mounts_file is not None:
+            variables["WSGI_MOUNTS_FILE"] = self.mounts_file
+        return variables
 
     @property
     def layer_path(self) -> Path:
@@ -193,7 +207,8 @@ class StackSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
-        """Read the context values python, arch, snapstart, layer_zip, app_dir, handler, route and wheel_dir."""
+        """Read the context values python, arch, snapstart, layer_zip, app_dir, handler, route, wheel_dir
+        and mounts_file."""
 
         def get(key: str, default: Any) -> Any:
             value = node.try_get_context(key)
@@ -210,6 +225,7 @@ class StackSettings:
             handler=str(get("handler", DEFAULT_HANDLER)),
             route=str(get("route", "layer")),
             wheel_dir=Path(get("wheel_dir", str(DEFAULT_WHEEL_DIR))).resolve(),
+            mounts_file=node.try_get_context("mounts_file") or None,
         )
 
 
@@ -240,7 +256,12 @@ class PipLocalBundling:
         if pip.returncode != 0:
             print("lambda-wsgi: pip could not bundle the app here; trying Docker", file=sys.stderr)
             return False
-        shutil.copytree(self.app_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*APP_EXCLUDES))
+        assemble = self.app_dir / "assemble.py"
+        if assemble.is_file():
+            # An app made of others (examples/together): its own script lays out the code.
+            subprocess.run([sys.executable, str(assemble), str(out)], check=True, stdout=subprocess.DEVNULL)
+        else:
+            shutil.copytree(self.app_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*APP_EXCLUDES))
         if f"{sys.version_info.major}.{sys.version_info.minor}" == self.python:
             subprocess.run(
                 [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
@@ -261,6 +282,12 @@ def app_code(settings: StackSettings) -> lambda_.Code:
         " && cp -au . /asset-output && rm -rf /asset-output/events"
         " && python -m compileall -q --invalidation-mode unchecked-hash /asset-output"
     )
+    if (settings.app_dir / "assemble.py").is_file():
+        # Docker sees app_dir alone, not the apps its assemble.py gathers from beside it.
+        docker_command = (
+            "echo 'lambda-wsgi: an app laid out by assemble.py is bundled locally only:"
+            " pip must find wheels for the target platform' >&2; exit 1"
+        )
     return lambda_.Code.from_asset(
         str(settings.app_dir),
         exclude=list(APP_EXCLUDES),
@@ -306,7 +333,7 @@ class LambdaWsgiStack(cdk.Stack):
                 layers=layers,
                 memory_size=512,
                 timeout=cdk.Duration.seconds(timeout),
-                environment={"AWS_LAMBDA_EXEC_WRAPPER": settings.exec_wrapper, "WSGI_INVOKE_MODE": invoke_mode},
+                environment={**settings.environment, "WSGI_INVOKE_MODE": invoke_mode},
                 snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if settings.snapstart else None,
             )
             if not settings.snapstart:

@@ -525,3 +525,40 @@ def test_the_pip_route_bundles_lambda_wsgi_for_the_target_with_the_app(
     wrapper = bundle / "lambda_wsgi" / "exec-wrapper"
     assert wrapper.stat().st_mode & 0o111, "pip must keep the exec wrapper executable"
     assert (bundle / EXTENSION).read_bytes() == _elf_head("arm64")
+
+
+# --- several apps: examples/together -------------------------------------------------------------
+
+TOGETHER = Path(__file__).resolve().parent.parent / "examples" / "together"
+
+
+def test_the_two_apps_example_sets_its_mount_table_on_both_functions(synth) -> None:
+    s = synth(route="pip", app_dir=str(TOGETHER), mounts_file="mounts.txt")
+    for invoke_mode in ("buffered", "response_stream"):
+        _, fn = s.function(invoke_mode)
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert variables["WSGI_MOUNTS_FILE"] == "mounts.txt", variables
+    assert "WSGI_MOUNTS_FILE" not in synth().function("buffered")[1]["Properties"]["Environment"]["Variables"]
+
+
+def test_a_mounts_file_missing_from_the_app_is_rejected(layer_zip: Path) -> None:
+    with pytest.raises(SettingsError, match="context mounts_file='nope.txt': no such file in app_dir"):
+        StackSettings(layer_zip=layer_zip, app_dir=TOGETHER, mounts_file="nope.txt")
+
+
+def test_local_bundling_lays_out_an_assembled_app_with_its_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/together gathers its code from the other examples: its assemble.py, not a copy."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, RUNNING_PYTHON, "manylinux2014_x86_64")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    app_dir = tmp_path / "together"
+    app_dir.mkdir()
+    (app_dir / "requirements.txt").write_text("lwtestdep==1.0\n")
+    (app_dir / "assemble.py").write_text(
+        "import sys, pathlib\npathlib.Path(sys.argv[1], 'laid_out.txt').write_text('by assemble.py')\n")
+    out = tmp_path / "out"
+    assert PipLocalBundling(app_dir, RUNNING_PYTHON, "x86_64").try_bundle(str(out)) is True
+    assert (out / "laid_out.txt").read_text() == "by assemble.py"
+    assert not (out / "assemble.py").exists() and (out / "lwtestdep" / "__init__.py").is_file()

@@ -46,7 +46,7 @@ include docs/docs.mk
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: install-postgresql help run invoke invoke-event test test-rust test-python test-wheel bench-pip test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run run-together invoke invoke-event test test-rust test-python test-wheel bench-pip test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,14 @@ help: ## List the targets
 run: $(APP_VENV)/.installed build ## Serve examples/flask through bootstrap + the local emulator, reloading on .py changes (PORT=8000, EVENT_FORMAT=http-v2, PYTHON_VERSION=3.11, EMULATOR_ARGS="--snap-start --max-concurrency 4")
 	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
 		--handler app:app --task-root examples/flask --port $(PORT) --event-format $(EVENT_FORMAT) --reload $(EMULATOR_ARGS)
+
+run-together: $(APP_VENV)/.installed build ## Serve examples/together (Flask at /, Django under /shop, admin/admin at /shop/admin/) through bootstrap + the local emulator, from a copy assembled in target/together
+	@rm -rf target/together && $(VENV_PY) examples/together/assemble.py target/together >/dev/null
+	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) serve --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \
+		--handler app:app --task-root target/together --port $(PORT) --event-format $(EVENT_FORMAT) \
+		--env WSGI_MOUNTS_FILE=mounts.txt --env DJANGO_MIGRATE_ON_START=1 --env DJANGO_DB_PATH=$(abspath target/together/db.sqlite3) \
+		--env DJANGO_SUPERUSER_USERNAME=admin --env DJANGO_SUPERUSER_PASSWORD=admin \
+		--env DJANGO_CSRF_TRUSTED_ORIGINS=http://127.0.0.1:$(PORT),http://localhost:$(PORT) $(EMULATOR_ARGS)
 
 invoke: invoke-event $(APP_VENV)/.installed build ## Send one event file to the Flask example: make invoke EVENT=examples/flask/events/http-api-get.json
 	@VIRTUAL_ENV=$(abspath $(APP_VENV)) $(EMULATOR) invoke --bootstrap $(call bootstrap_for,$(PYTHON_VERSION)) \

@@ -142,6 +142,30 @@ def test_one_warm_up_per_mount_before_the_fork_or_the_snapshot(start_emulator, s
         warmed.stop()
 
 
+def test_streamed_responses_route_too_and_an_unmounted_path_streams_its_404(start_emulator):
+    streamed = start_emulator("ignored:beside_a_table", event_format="function-url", env={
+        "WSGI_INVOKE_MODE": "response_stream", "WSGI_MOUNTS": "/live = streaming:app; /api = mounted:api"})
+    try:
+        status, _, body = streamed.request("GET", "/live/sse")
+        assert status == 200, streamed.logs()
+        assert body.count(b"data: tick") == 3
+        assert answer(streamed, "/api/x")["SCRIPT_NAME"] == "/api"
+        status, _, body = streamed.request("GET", "/elsewhere")
+        assert (status, body) == (404, b"Not Found\n")
+    finally:
+        streamed.stop()
+
+
+def test_non_http_events_still_go_to_the_event_handler_beside_a_table(start_emulator):
+    jobs = start_emulator("ignored:beside_a_table", env={"WSGI_MOUNTS": TABLE, "WSGI_EVENT_HANDLER": "jobs:on_event"})
+    try:
+        function_error, payload = jobs.invoke({"Records": [{"eventSource": "aws:sqs", "body": "hi"}]})
+        assert function_error is None and payload["kind"] == "sqs", payload
+        assert answer(jobs, "/api/x")["app"] == "api"
+    finally:
+        jobs.stop()
+
+
 # The two examples in one function ------------------------------------------------------------
 
 from test_django_example import ADMIN_PASSWORD, ADMIN_USER, django_venv  # noqa: E402

@@ -89,7 +89,7 @@ fn prepare<'py>(
                 .call_method1("apply_environment", (remote_env.to_vec(),))
                 .map_err(interpreter_error)?;
         }
-        let (apps, manage_app) = import_apps(py, &support, config, given_app)?;
+        let (apps, imported_apps) = import_apps(py, &support, config, given_app)?;
         let event_handler = match &config.event_handler {
             Some((module, attr)) => Some(import_callable(py, &support, module, attr, Role::EventHandler)?),
             None => None,
@@ -105,7 +105,7 @@ fn prepare<'py>(
         WsgiApp::new(
             py,
             apps,
-            manage_app,
+            imported_apps,
             event_handler,
             &support,
             config.deadline_margin,
@@ -209,18 +209,18 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Every mount's app, imported in table order and wrapped in its middleware (the mount's own,
-/// then WSGI_MIDDLEWARE's), with the first mount's app as it was imported: what management
-/// commands are run against (a Flask CLI needs the Flask object, not a ProxyFix around it).
-/// `given_app` (make_handler) stands for the one mount at `/`.
+/// then WSGI_MIDDLEWARE's), and each as it was imported: what management commands run
+/// against (a Flask CLI needs the Flask object, not a ProxyFix around it). `given_app`
+/// (make_handler) stands for the one mount at `/`.
 fn import_apps<'py>(
     py: Python<'py>,
     support: &Bound<'py, PyModule>,
     config: &Config,
     mut given_app: Option<Bound<'py, PyAny>>,
-) -> Result<(Vec<Bound<'py, PyAny>>, Bound<'py, PyAny>), InitError> {
+) -> Result<(Vec<Bound<'py, PyAny>>, Vec<Bound<'py, PyAny>>), InitError> {
     let is_table = !matches!(config.apps.mounts(), [only] if only.prefix == "/");
     let mut apps = Vec::with_capacity(config.apps.mounts().len());
-    let mut manage_app = None;
+    let mut imported = Vec::with_capacity(config.apps.mounts().len());
     for mount in config.apps.mounts() {
         let in_mount = |err: InitError| {
             if is_table {
@@ -244,11 +244,10 @@ fn import_apps<'py>(
         for spec in mount.middleware.iter().chain(&config.middleware) {
             app = wrap(py, support, spec, app).map_err(in_mount)?;
         }
-        manage_app.get_or_insert(bare);
+        imported.push(bare);
         apps.push(app);
     }
-    let manage_app = manage_app.ok_or_else(|| InitError::Config("BUG: a mount table without a mount".to_owned()))?;
-    Ok((apps, manage_app))
+    Ok((apps, imported))
 }
 
 /// `factory(app)`: one middleware applied, once, at init.

@@ -26,6 +26,14 @@ pub enum InvokeError {
     /// A `{"manage": [...]}` invocation without WSGI_MANAGE_COMMANDS=true.
     #[error("management commands are disabled: set {WSGI_MANAGE_COMMANDS}=true to run them by direct invocation")]
     ManageDisabled,
+    /// A `{"manage": [...], "mount": "/x"}` invocation naming no mount of the table.
+    #[error("the management command's mount {mount:?} is not in the mount table (mounted: {mounted})")]
+    UnknownMount {
+        /// The mount the event named.
+        mount: String,
+        /// The table's prefixes.
+        mounted: String,
+    },
     /// The event handler's answer is not JSON (it cannot be, json.dumps made it).
     #[error("the event handler's result is not JSON: {0}")]
     NotJson(String),
@@ -37,6 +45,7 @@ impl From<InvokeError> for ErrorReport {
             InvokeError::Event(e) => e.error_type().to_owned(),
             InvokeError::App(e) => e.error_type(),
             InvokeError::ManageDisabled => "Runtime.ManageCommandsDisabled".to_owned(),
+            InvokeError::UnknownMount { .. } => "Runtime.UnknownMount".to_owned(),
             InvokeError::NotJson(_) => "Runtime.MarshalError".to_owned(),
         };
         ErrorReport::new(error_type, err.to_string())
@@ -163,17 +172,28 @@ fn direct(
             tracing::debug!("warm-up ping answered without the app");
             r#"{"warmed":true}"#.to_owned()
         }
-        Some(Direct::Manage(args)) if config.manage_commands => {
+        Some(Direct::Manage { args, mount }) if config.manage_commands => {
+            let index = match mount.as_deref() {
+                None => 0,
+                Some(prefix) => config.apps.index_of(prefix).ok_or_else(|| {
+                    let err = InvokeError::UnknownMount {
+                        mount: prefix.to_owned(),
+                        mounted: prefixes(config),
+                    };
+                    tracing::error!("refused management command {args:?}: {err}");
+                    err
+                })?,
+            };
             tracing::info!("running management command {args:?}");
-            app.manage(&args, context).map_err(InvokeError::App)?
+            app.manage(&args, index, context).map_err(InvokeError::App)?
         }
         // Disabled: an event handler may have its own use for a "manage" key; without one, say
         // which setting would run it.
-        Some(Direct::Manage(args)) if !app.has_event_handler() => {
+        Some(Direct::Manage { args, .. }) if !app.has_event_handler() => {
             tracing::error!("refused management command {args:?}: {}", InvokeError::ManageDisabled);
             return Err(InvokeError::ManageDisabled);
         }
-        Some(Direct::Manage(_)) | None => match app.handle_event(event, context) {
+        Some(Direct::Manage { .. }) | None => match app.handle_event(event, context) {
             Some(result) => result.map_err(|err| {
                 log_handler_error(&err);
                 InvokeError::App(err)
@@ -296,13 +316,18 @@ fn parse(event: &str) -> Parsed {
 /// The 404 for a path no mount takes: answered here, no Python called. Logged at info: a
 /// scanner's probes are not the runtime's errors, but a team moving a mount wants to see them.
 fn not_mounted(config: &Config, request_line: &str, unmounted: &environ::Unmounted) -> AppResponse {
-    let prefixes: Vec<&str> = config.apps.mounts().iter().map(|mount| mount.prefix.as_str()).collect();
     tracing::info!(
         "404 for {request_line}: no mount takes {:?} (mounted: {})",
         unmounted.path,
-        prefixes.join(", ")
+        prefixes(config)
     );
     AppResponse::plain(404, "Not Found", "Not Found\n")
+}
+
+/// The table's prefixes, for messages: `/, /api, /shop`.
+fn prefixes(config: &Config) -> String {
+    let prefixes: Vec<&str> = config.apps.mounts().iter().map(|mount| mount.prefix.as_str()).collect();
+    prefixes.join(", ")
 }
 
 fn bad_body() -> AppResponse {

@@ -145,6 +145,13 @@ impl Mounts {
         }
     }
 
+    /// The place in the table of the mount at `prefix` (written as in a table: `/shop` or
+    /// `/shop/`).
+    pub fn index_of(&self, prefix: &str) -> Option<usize> {
+        let prefix = normalize_prefix(prefix.trim()).ok()?;
+        self.mounts.iter().position(|mount| mount.prefix == prefix)
+    }
+
     /// The mounts in table order.
     pub fn mounts(&self) -> &[Mount] {
         &self.mounts
@@ -329,6 +336,16 @@ mod tests {
             assert!(err.starts_with("WSGI_MOUNTS: "), "{text:?}: {err}");
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_mount_is_found_by_its_prefix_as_a_table_would_write_it() {
+        let mounts = table("/ = site:app; /shop = shop:app");
+        assert_eq!(mounts.index_of("/shop"), Some(1));
+        assert_eq!(mounts.index_of("/shop/"), Some(1));
+        assert_eq!(mounts.index_of("/"), Some(0));
+        assert_eq!(mounts.index_of("/sho"), None);
+        assert_eq!(mounts.index_of("shop"), None);
     }
 
     #[test]

@@ -191,6 +191,7 @@ def together(start_emulator, tmp_path_factory):
             "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
             "DJANGO_CSRF_TRUSTED_ORIGINS": "http://127.0.0.1",
             "DJANGO_SECRET_KEY": "e2e-test-secret-key-not-for-production-0123456789",
+            "WSGI_MANAGE_COMMANDS": "true",
         },
     )
 
@@ -214,6 +215,21 @@ def test_django_under_shop_links_and_redirects_under_it(together):
     # Django's own URLs are not at the root: / is Flask's.
     status, _, body = together.request("GET", "/admin/")
     assert status == 404 and b"Not Found" in body
+
+
+def test_management_commands_go_to_the_mount_the_event_names_else_the_first(together):
+    function_error, payload = together.invoke({"manage": ["showmigrations", "notes"], "mount": "/shop"})
+    assert function_error is None and payload["exitCode"] == 0, payload
+    assert "[X] 0001_initial" in payload["output"]
+    # Without "mount": the table's first app, Flask at /, whose CLI lists its routes.
+    function_error, payload = together.invoke({"manage": ["routes"]})
+    assert function_error is None and payload["exitCode"] == 0, payload
+    assert "/hello/<name>" in payload["output"]
+    function_error, payload = together.invoke({"manage": ["migrate"], "mount": "/nowhere"})
+    assert function_error == "Unhandled" and payload["errorType"] == "Runtime.UnknownMount", payload
+    assert payload["errorMessage"] == (
+        "the management command's mount \"/nowhere\" is not in the mount table (mounted: /, /shop)")
+    assert together.request("GET", "/hello/x")[0] == 200
 
 
 def test_the_django_admin_login_works_under_its_prefix_in_chromium(together, browser):

@@ -9,8 +9,14 @@ use serde::Deserialize;
 pub enum Direct {
     /// A keep-warm ping.
     Warmup,
-    /// A management command line (the arguments after `manage.py` / `flask`).
-    Manage(Vec<String>),
+    /// A management command line (the arguments after `manage.py` / `flask`), and the prefix of
+    /// the mounted app to run it against (`"mount": "/shop"`; None: the table's first).
+    Manage {
+        /// The command's arguments.
+        args: Vec<String>,
+        /// A mount's prefix, as the event wrote it.
+        mount: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -21,6 +27,7 @@ struct Shape {
     detail_type: Option<serde_json::Value>,
     resources: Option<Vec<serde_json::Value>>,
     manage: Option<serde_json::Value>,
+    mount: Option<serde_json::Value>,
 }
 
 /// What `event` is, if the runtime answers it itself.
@@ -32,7 +39,11 @@ pub fn recognise(event: &str) -> Option<Direct> {
             .iter()
             .map(|arg| arg.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()?;
-        return Some(Direct::Manage(args));
+        let mount = match shape.mount {
+            None => None,
+            Some(mount) => Some(mount.as_str()?.to_owned()),
+        };
+        return Some(Direct::Manage { args, mount });
     }
     let is_str =
         |value: &Option<serde_json::Value>, expected: &str| value.as_ref().and_then(|v| v.as_str()) == Some(expected);
@@ -83,8 +94,19 @@ mod tests {
     fn the_manage_form_carries_string_arguments_only() {
         assert_eq!(
             recognise(r#"{"manage": ["migrate", "--noinput"]}"#),
-            Some(Direct::Manage(vec!["migrate".to_owned(), "--noinput".to_owned()]))
+            Some(Direct::Manage {
+                args: vec!["migrate".to_owned(), "--noinput".to_owned()],
+                mount: None
+            })
         );
+        assert_eq!(
+            recognise(r#"{"manage": ["migrate"], "mount": "/shop"}"#),
+            Some(Direct::Manage {
+                args: vec!["migrate".to_owned()],
+                mount: Some("/shop".to_owned())
+            })
+        );
+        assert_eq!(recognise(r#"{"manage": ["migrate"], "mount": 1}"#), None);
         assert_eq!(recognise(r#"{"manage": "migrate"}"#), None);
         assert_eq!(recognise(r#"{"manage": ["migrate", 1]}"#), None);
     }

@@ -24,10 +24,18 @@ impl WsgiApp {
         }))
     }
 
-    /// A Django management command or Flask CLI command; its exit code and output as JSON.
-    pub fn manage(&self, args: &[String], context: &InvocationContext) -> Result<String, AppError> {
+    /// A Django management command or Flask CLI command, against the app of mount `mount` as it
+    /// was imported (a Flask CLI needs the Flask object, not a middleware around it); its exit
+    /// code and output as JSON.
+    pub fn manage(&self, args: &[String], mount: usize, context: &InvocationContext) -> Result<String, AppError> {
+        let Some(app) = self.imported_apps.get(mount) else {
+            return Err(AppError::Protocol(format!(
+                "BUG: a management command for mount {mount} of {}",
+                self.imported_apps.len()
+            )));
+        };
         self.json_from_support(context, |py, support| {
-            support.call_method1("run_manage", (self.manage_app.bind(py), PyList::new(py, args)?))
+            support.call_method1("run_manage", (app.bind(py), PyList::new(py, args)?))
         })
     }
 

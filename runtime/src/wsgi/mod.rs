@@ -34,8 +34,9 @@ const DICT_KEYS: &[&str] = &["wsgi.input", "lambda.event", "lambda.context"];
 pub struct WsgiApp {
     /// Each mount's application, wrapped in its middleware, in table order (`Environ::mount`).
     apps: Vec<Py<PyAny>>,
-    /// The first mount's application as imported: what management commands run against.
-    manage_app: Py<PyAny>,
+    /// Each mount's application as imported, before its middleware: what management commands
+    /// run against.
+    imported_apps: Vec<Py<PyAny>>,
     /// The keys that never change (`wsgi.version`, `wsgi.errors`, ...), copied per request
     /// instead of rebuilt. Never `os.environ`: on Lambda it holds the AWS credentials.
     base_environ: Py<PyDict>,
@@ -61,7 +62,7 @@ impl WsgiApp {
     pub(crate) fn new(
         py: Python<'_>,
         apps: Vec<Bound<'_, PyAny>>,
-        manage_app: Bound<'_, PyAny>,
+        imported_apps: Vec<Bound<'_, PyAny>>,
         event_handler: Option<Bound<'_, PyAny>>,
         support: &Bound<'_, PyModule>,
         deadline_margin: std::time::Duration,
@@ -86,7 +87,7 @@ impl WsgiApp {
             .collect();
         Ok(WsgiApp {
             apps: apps.into_iter().map(Bound::unbind).collect(),
-            manage_app: manage_app.unbind(),
+            imported_apps: imported_apps.into_iter().map(Bound::unbind).collect(),
             base_environ: base.unbind(),
             keys,
             bytes_io: py.import("io")?.getattr("BytesIO")?.unbind(),

@@ -217,7 +217,7 @@ fn import_apps<'py>(
     support: &Bound<'py, PyModule>,
     config: &Config,
     mut given_app: Option<Bound<'py, PyAny>>,
-) -> Result<(Vec<Bound<'py, PyAny>>, Vec<Bound<'py, PyAny>>), InitError> {
+) -> Result<(Apps<'py>, Apps<'py>), InitError> {
     let is_table = !matches!(config.apps.mounts(), [only] if only.prefix == "/");
     let mut apps = Vec::with_capacity(config.apps.mounts().len());
     let mut imported = Vec::with_capacity(config.apps.mounts().len());
@@ -249,6 +249,9 @@ fn import_apps<'py>(
     }
     Ok((apps, imported))
 }
+
+/// One callable per mount, in table order.
+type Apps<'py> = Vec<Bound<'py, PyAny>>;
 
 /// `factory(app)`: one middleware applied, once, at init.
 fn wrap<'py>(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_invoke
+from conftest import ROOT, app_venv, run_invoke
 
 sys.path.insert(0, str(ROOT / "examples" / "together"))
 from assemble import assemble  # noqa: E402
@@ -157,7 +157,8 @@ def test_streamed_responses_route_too_and_an_unmounted_path_streams_its_404(star
 
 
 def test_non_http_events_still_go_to_the_event_handler_beside_a_table(start_emulator):
-    jobs = start_emulator("ignored:beside_a_table", env={"WSGI_MOUNTS": TABLE, "WSGI_EVENT_HANDLER": "jobs:on_event"})
+    jobs = start_emulator("ignored:beside_a_table", env={
+        "WSGI_MOUNTS": TABLE, "WSGI_EVENT_HANDLER": "jobs:on_event", "VIRTUAL_ENV": str(app_venv("flask"))})
     try:
         function_error, payload = jobs.invoke({"Records": [{"eventSource": "aws:sqs", "body": "hi"}]})
         assert function_error is None and payload["kind"] == "sqs", payload

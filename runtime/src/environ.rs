@@ -148,7 +148,8 @@ fn split_script_name(
     }
     let mut script_name = Vec::new();
     let mut take = |path: &mut Vec<u8>, script_name: &mut Vec<u8>, prefix: &[u8]| {
-        if strip_segment_prefix(path, prefix).is_none() {
+        // As for a mount (mounts.rs): a `%2F` inside the prefix or right after it is no separator.
+        if strip_segment_prefix(path, prefix).is_none() || encoded_slashes.iter().any(|&at| at <= prefix.len()) {
             return;
         }
         script_name.extend_from_slice(prefix);
@@ -593,6 +594,13 @@ mod tests {
                 "",
                 triple("/api/v2", "/a/b", "v2:app"),
             ),
+            // Nor is it one for the base path: `shop/api` is not the segment `shop`.
+            (
+                e("/shop%2Fapi/x"),
+                Stage::Absent,
+                "/shop",
+                triple("", "/shop/api/x", "site:app"),
+            ),
             // HTTP API decoded the path itself: which slash was %2F is unknowable.
             (
                 EventPath::Decoded("/api/v2/x".into()),
@@ -605,6 +613,18 @@ mod tests {
             let label = format!("{path:?} {stage:?} {base:?}");
             assert_eq!(mounted(path, stage, base, table), expected, "{label}");
         }
+    }
+
+    #[test]
+    fn a_non_ascii_prefix_matches_its_utf8_bytes_encoded_or_decoded() {
+        let table = "/ = site:app; /café = cafe:app";
+        let expected = triple("/caf\u{c3}\u{a9}", "/x", "cafe:app");
+        let encoded = EventPath::Encoded("/caf%C3%A9/x".into());
+        assert_eq!(mounted(encoded, Stage::Absent, "", table), expected);
+        assert_eq!(
+            mounted(EventPath::Decoded("/café/x".into()), Stage::Absent, "", table),
+            expected
+        );
     }
 
     #[test]

@@ -83,10 +83,13 @@ impl Mounts {
     /// Parses `text`; `origin` names it in errors (`WSGI_MOUNTS`, or the file's path).
     pub fn parse(text: &str, origin: &str) -> Result<Self, MountError> {
         let mut mounts: Vec<(Mount, String)> = Vec::new();
+        // A comment runs to the end of its line, `;`s in it included (no prefix holds a `#`).
         for entry in text
-            .split(['\n', ';'])
-            .map(|line| line.split_once('#').map_or(line, |(before, _)| before).trim())
-            .filter(|line| !line.is_empty())
+            .lines()
+            .map(|line| line.split_once('#').map_or(line, |(before, _)| before))
+            .flat_map(|line| line.split(';'))
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
         {
             let bad = |reason: &str| MountError::Entry {
                 origin: origin.to_owned(),
@@ -185,7 +188,7 @@ fn normalize_prefix(prefix: &str) -> Result<String, &'static str> {
     }
     if prefix.contains(['%', '?', '#']) || prefix.chars().any(char::is_whitespace) {
         return Err(
-            "has a prefix with `%`, `?`, `#` or a space: write it as the decoded path (`/my files`, not `/my%20files`) without a query",
+            "has a prefix with `%`, `?`, `#` or a space: write it as the decoded path (`/café`, not `/caf%C3%A9`) without a query, and a path with a space under the prefix before it",
         );
     }
     let trimmed = if prefix.len() > 1 {
@@ -255,6 +258,13 @@ mod tests {
                 ("/legacy", "old:app")
             ]
         );
+    }
+
+    #[test]
+    fn a_comment_runs_to_the_end_of_its_line_semicolons_included() {
+        let mounts = table("# old: /a = a:app; /b = b:app\n/x = x:app # old; replaced\n/y = y:app");
+        let prefixes: Vec<_> = mounts.mounts().iter().map(|m| m.prefix.as_str()).collect();
+        assert_eq!(prefixes, ["/x", "/y"]);
     }
 
     #[test]

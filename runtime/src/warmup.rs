@@ -38,10 +38,22 @@ pub fn event(path_and_query: &str) -> String {
 /// Sends the warm-up request to every mounted app (its prefix, then `path_and_query`) and logs
 /// how each went; a failure is logged, not fatal (the app serves as it would have without it).
 pub fn run(app: &WsgiApp, config: &Config, platform: &Platform, path_and_query: &str) {
-    for mount in config.apps.mounts() {
-        match mount.prefix.as_str() {
-            "/" => run_one(app, config, platform, path_and_query),
-            prefix => run_one(app, config, platform, &format!("{prefix}{path_and_query}")),
+    for (index, mount) in config.apps.mounts().iter().enumerate() {
+        let path_and_query = match mount.prefix.as_str() {
+            "/" => path_and_query.to_owned(),
+            prefix => format!("{prefix}{path_and_query}"),
+        };
+        // `/api` + `/v2/health` beside a `/api/v2` mount is that mount's: warming it twice
+        // would leave `/api` cold.
+        let path = path_and_query
+            .split_once('?')
+            .map_or(path_and_query.as_str(), |(path, _)| path);
+        match config.apps.route(path.as_bytes(), &[]) {
+            Some(route) if route.index == index => run_one(app, config, platform, &path_and_query),
+            _ => tracing::warn!(
+                "warm-up: GET {path_and_query} skipped: another mount takes it, so the mount {} is not warmed (choose a WSGI_WARMUP_PATH no other prefix begins)",
+                mount.prefix
+            ),
         }
     }
 }

@@ -5,9 +5,10 @@
 //! to the end of SCRIPT_NAME (after the stage and the base path) and nothing else changed, for
 //! the mounted app; a table without a root mount and without that prefix is a 404.
 //!
-//! A fixture reaches the check when it parses and its first segment can be written in a table
-//! (ASCII, no `%`, `?`, `#`, space, `.`/`..`); events with an encoded slash are left to the unit
-//! tests (environ.rs), where the expected split is written by hand. The counts per source are
+//! A fixture reaches the check when it parses and its first segment is plain ASCII (no `%`, `?`,
+//! `#`, space, `.`/`..`): the goldens are bytes-as-unicode, so a non-ASCII segment would need
+//! re-encoding to be written in a table (environ.rs's unit tests mount one). A first segment
+//! followed by an encoded slash must stay with the root app. The counts per source are
 //! printed and held to a floor, so a corpus that stops reaching the check fails.
 
 use std::collections::BTreeMap;

@@ -34,9 +34,17 @@ def _where(name):
     return app
 
 
-site = _where("site")
-api = _where("api")
-v2 = _where("v2")
+_APPS = {}
+
+
+def __getattr__(name):
+    # The apps are looked up, not defined: IMPORTS is the order the runtime asked for them in,
+    # the mount table's, not this file's.
+    if name not in ("site", "api", "v2"):
+        raise AttributeError(f"module 'mounted' has no attribute {name!r}")
+    if name not in _APPS:
+        _APPS[name] = _where(name)
+    return _APPS[name]
 
 
 def tagged(label):

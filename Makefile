@@ -46,7 +46,7 @@ include docs/docs.mk
 # Debian's PostgreSQL server (the Django example's database tests start their own from it).
 PG_INITDB := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),install-postgresql)
 
-.PHONY: install-postgresql help run run-together invoke invoke-event test test-rust test-python test-wheel bench-pip test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-concurrency-managed bench-micro layer package package-cold-start
+.PHONY: install-postgresql help run run-together invoke invoke-event test test-rust test-python test-wheel bench-pip test-layer test-templates lint fmt build clean-venv fuzz soak bench bench-concurrency bench-mounts bench-concurrency-managed bench-micro layer package package-cold-start
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -167,13 +167,14 @@ soak: $(VENV)/.installed ## 100,000 invocations through a release bootstrap; rep
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --invocations $${SOAK_INVOCATIONS:-100000} \
 		--max-concurrency $${SOAK_CONCURRENCY:-1}
 
-bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors in alternating slice pairs; writes bench/RESULTS.md and bench/results/chart.png (BENCH_ARGS="--rounds 9 --runs 2")
+bench: $(VENV)/.installed $(VENV)/.bench-installed ## Benchmarks against apig-wsgi, serverless-wsgi and the floors in alternating slice pairs, then bench-concurrency, bench-pip and bench-mounts; writes bench/RESULTS.md and bench/results/chart.png (BENCH_ARGS="--rounds 9 --runs 2")
 	$(CARGO) build --release -p lambda-wsgi-emulator -p lambda-wsgi-bench-floors
 	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
 	$(VENV_PY) bench/run.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --floors target/release $(BENCH_ARGS)
 	$(MAKE) bench-concurrency
 	$(MAKE) bench-pip
+	$(MAKE) bench-mounts
 
 bench-pip: $(VENV)/.installed $(VENV)/.bench-installed $(WHEELS) ## The pip package: exec wrapper vs the embedded bootstrap, handler mode vs apig-wsgi (both under awslambdaric), paired; its section of bench/RESULTS.md (BENCH_PIP_ARGS="--rounds 9")
 	$(CARGO) build --release -p lambda-wsgi-emulator
@@ -181,6 +182,13 @@ bench-pip: $(VENV)/.installed $(VENV)/.bench-installed $(WHEELS) ## The pip pack
 	$(VENV_PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(call wheel_for,x86_64)
 	$(VENV_PY) bench/pip_package.py --emulator target/release/lambda-wsgi-emulator \
 		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --python $(VENV_PY) $(BENCH_PIP_ARGS)
+
+bench-mounts: $(VENV)/.installed $(VENV)/.bench-installed ## Two apps in one function: the routing alone (criterion) against werkzeug's DispatcherMiddleware, and end to end the mount table against one app and against DispatcherMiddleware (under lambda-wsgi and apig-wsgi), paired; its section of bench/RESULTS.md (BENCH_MOUNTS_ARGS="--rounds 15")
+	$(CARGO) build --release -p lambda-wsgi-emulator
+	PYO3_PYTHON=$(PYTHON) CARGO_TARGET_DIR=target/py$(PYTHON_VERSION) $(CARGO) build --release -p lambda-wsgi --bin bootstrap
+	$(VENV_PY) bench/mounts.py --emulator target/release/lambda-wsgi-emulator \
+		--bootstrap target/py$(PYTHON_VERSION)/release/bootstrap --pyo3-python $(PYTHON) \
+		--target-dir $(abspath target/py$(PYTHON_VERSION)) --cargo $(CARGO) $(BENCH_MOUNTS_ARGS)
 
 bench-concurrency: $(VENV)/.installed $(VENV)/.bench-installed ## Managed Instances: lambda-wsgi vs awslambdaric's multi-concurrent mode at N = 2 and 8; writes its section of bench/RESULTS.md (CONCURRENCY_ARGS=--repeats 15)
 	$(CARGO) build --release -p lambda-wsgi-emulator

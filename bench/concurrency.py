@@ -33,7 +33,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from harness import emulator_bench  # noqa: E402
+from harness import emulator_bench, write_section, slice_arguments  # noqa: E402
 from pairing import alternate, flatten, pairs, ratios, spread  # noqa: E402
 
 ROOT = BENCH.parent
@@ -160,30 +160,18 @@ def report(summary, args, elapsed, machine):
 
 
 def write(lines, summary, results):
-    results_md = BENCH / "RESULTS.md"
-    text = results_md.read_text() if results_md.exists() else ""
-    block = "\n".join(lines)
-    start, end = text.find(START.split(" (")[0]), text.find(END)
-    if start != -1 and end != -1:
-        text = text[:start] + block + text[end + len(END):]
-    else:
-        text = text.rstrip() + f"\n\n## Managed Instances (concurrency), {PY}\n\n" + block + "\n"
-    results_md.write_text(text)
+    write_section(START, END, "\n".join(lines), f"Managed Instances (concurrency), {PY}")
     (BENCH / "results" / f"concurrency-{PY.split(',')[0]}{'-warmup' if ',' in PY else ''}.json").write_text(json.dumps({"summary": summary, "slices": results}, indent=1) + "\n")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--emulator", required=True)
-    parser.add_argument("--bootstrap", required=True)
+    slice_arguments(parser, invocations=3000, warmup=300)
     parser.add_argument("--python", default=sys.executable, help="the venv Python with awslambdaric installed")
     parser.add_argument("--venv", default=str(ROOT / ".venv"))
     parser.add_argument("--peer-execution-env", default="AWS_Lambda_python3.11",
                         help="AWS_EXECUTION_ENV for awslambdaric (decides how it polls /next)")
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--invocations", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--cold-starts", type=int, default=3)
     parser.add_argument("--warmup-path", help="WSGI_WARMUP_PATH for lambda-wsgi (its own block in RESULTS.md)")
     args = parser.parse_args()
     if args.warmup_path:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 def emulator_bench(emulator, spec, task_root, events, invocations, warmup, cold_starts, extra=()):
@@ -24,3 +25,30 @@ def emulator_bench(emulator, spec, task_root, events, invocations, warmup, cold_
     if report.get("failures"):
         sys.exit(f"{' '.join(command)}: {report['failures']} invocations failed")
     return report
+
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def write_section(start, end, block, heading, results_md=RESULTS_MD):
+    """Puts `block` (which begins with the marker `start` and ends with `end`) in bench/RESULTS.md
+    in place of the text between those markers, or under a new `## heading` at the end when the
+    markers are not there yet. A start marker is matched up to its " (" so that its comment can
+    change."""
+    text = results_md.read_text() if results_md.exists() else ""
+    found, ends = text.find(start.split(" (")[0]), text.find(end)
+    if found != -1 and ends > found:
+        text = text[:found] + block + text[ends + len(end):]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+    results_md.write_text(text)
+
+
+def slice_arguments(parser, invocations=1000, warmup=100):
+    """The arguments every harness takes for emulator_bench: the emulator and bootstrap built by
+    make, and each slice's invocations, warm-up and cold starts."""
+    parser.add_argument("--emulator", required=True, help="lambda-wsgi-emulator (release)")
+    parser.add_argument("--bootstrap", required=True, help="lambda-wsgi's bootstrap (release)")
+    parser.add_argument("--invocations", type=int, default=invocations, help="timed invocations per slice")
+    parser.add_argument("--warmup", type=int, default=warmup, help="untimed invocations per slice first")
+    parser.add_argument("--cold-starts", type=int, default=3, help="spawns per slice (their median)")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from harness import emulator_bench  # noqa: E402
+from harness import emulator_bench, write_section, slice_arguments  # noqa: E402
 from pairing import alternate, flatten, met, pairs, ratios, spread  # noqa: E402
 
 APPS = BENCH / "apps"
@@ -169,26 +169,15 @@ def write(slices, summary, args, seconds):
                      f"{'>=' if better == 'higher' else '<='} {goal}x | {'yes' if ok else 'NO'} |")
     lines += ["", END]
     block = "\n".join(lines)
-    results_md = BENCH / "RESULTS.md"
-    text = results_md.read_text()
-    start, end = text.find(START), text.find(END)
-    if start >= 0 and end > start:
-        text = text[:start] + block + text[end + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n## The pip package: exec wrapper and handler mode\n\n" + block + "\n"
-    results_md.write_text(text)
+    write_section(START, END, block, "The pip package: exec wrapper and handler mode")
     print(block)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--emulator", required=True)
-    parser.add_argument("--bootstrap", required=True)
+    slice_arguments(parser)
     parser.add_argument("--python", required=True, help="a venv Python with lambda_wsgi, awslambdaric and apig-wsgi")
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--invocations", type=int, default=1000)
-    parser.add_argument("--warmup", type=int, default=100)
-    parser.add_argument("--cold-starts", type=int, default=3)
     args = parser.parse_args()
     started = time.monotonic()
     slices = measure(args)

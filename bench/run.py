@@ -28,7 +28,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from harness import emulator_bench  # noqa: E402
+from harness import emulator_bench, slice_arguments  # noqa: E402
 from pairing import alternate, differences, flatten, met, moved, pairs, ratios, spread  # noqa: E402
 
 APPS = BENCH / "apps"
@@ -407,17 +407,13 @@ def write_results(runs, summaries, args, elapsed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--emulator", required=True)
-    parser.add_argument("--bootstrap", required=True)
+    slice_arguments(parser)
     parser.add_argument("--floors", required=True, help="directory with echo-floor and minimal-client")
     parser.add_argument("--python", default=sys.executable, help="the venv Python with the peers installed")
     parser.add_argument("--venv", default=str(ROOT / ".venv"))
     parser.add_argument("--runs", type=int, default=2,
                         help="whole measurements; the later ones say how stable each median ratio is")
     parser.add_argument("--rounds", type=int, default=9, help="slice pairs per comparison, order alternating")
-    parser.add_argument("--invocations", type=int, default=1000, help="timed invocations per slice")
-    parser.add_argument("--warmup", type=int, default=100, help="untimed invocations per slice first")
-    parser.add_argument("--cold-starts", type=int, default=3, help="spawns per headline-event slice (median)")
     parser.add_argument("--every-peer", action="store_true",
                         help="every peer on every event (by default apig-wsgi 3.11 only, off the headline event)")
     args = parser.parse_args()

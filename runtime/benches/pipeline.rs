@@ -116,8 +116,8 @@ fn whole(c: &mut Criterion) {
 }
 
 /// The mount table's cost: the same request's environ with one app, and under a four-mount
-/// table whose longest prefix takes it (bench/studies/mount_routing.py subtracts the two and
-/// sets the difference against werkzeug's DispatcherMiddleware doing the same in Python).
+/// table whose longest prefix takes it, and the route alone (bench/mounts.py sets these against
+/// werkzeug's DispatcherMiddleware doing the same in Python).
 fn mounts(c: &mut Criterion) {
     let single = config();
     let table = Config::from_lookup(|key| {

@@ -1,0 +1,99 @@
+"""bench/mounts.py's checks before it reports: which comparisons it races, that a router whose
+`/api` event did not reach the `api` app cannot win, and what it takes as the table's cost.
+Pure functions on hand-written slice reports: no runtime, no clock."""
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH / "apps"))
+
+import mount_pair  # noqa: E402
+import mounts  # noqa: E402
+
+
+def answer(app, routed, body="Hello, world!"):
+    """One HTTP API v2 answer as the emulator records it (header names as the app wrote them)."""
+    return {"statusCode": 200, "headers": {"X-App": app, "X-Routed": routed}, "body": body,
+            "isBase64Encoded": False}
+
+
+def report(*answers):
+    return {"per_second": 1000.0, "first_responses": list(answers)}
+
+
+ROUTED_RIGHT = report(answer("site", " /json"), answer("api", "/api /json"))
+
+
+def test_the_table_races_one_app_only_on_the_trivial_pair_and_both_dispatchers_on_each_pair():
+    assert mounts.comparisons() == [
+        (("trivial pair", mounts.TABLE, mounts.ONE_APP), mounts.TABLE, mounts.ONE_APP),
+        (("trivial pair", mounts.TABLE, mounts.OURS_DISPATCHER), mounts.TABLE, mounts.OURS_DISPATCHER),
+        (("trivial pair", mounts.TABLE, mounts.APIG_DISPATCHER), mounts.TABLE, mounts.APIG_DISPATCHER),
+        (("Flask + trivial", mounts.TABLE, mounts.OURS_DISPATCHER), mounts.TABLE, mounts.OURS_DISPATCHER),
+        (("Flask + trivial", mounts.TABLE, mounts.APIG_DISPATCHER), mounts.TABLE, mounts.APIG_DISPATCHER),
+    ]
+
+
+def test_routed_answers_from_both_routers_are_a_fair_race():
+    key = ("trivial pair", mounts.TABLE, mounts.OURS_DISPATCHER)
+    slices = {key: {mounts.TABLE: [ROUTED_RIGHT] * 2, mounts.OURS_DISPATCHER: [ROUTED_RIGHT] * 2}}
+    assert mounts.answer_problems(slices) == []
+
+
+def test_a_router_that_did_not_move_the_prefix_is_named():
+    key = ("trivial pair", mounts.TABLE, mounts.APIG_DISPATCHER)
+    unrouted = report(answer("site", " /json"), answer("site", " /api/json"))
+    slices = {key: {mounts.TABLE: [ROUTED_RIGHT], mounts.APIG_DISPATCHER: [unrouted]}}
+    assert mounts.answer_problems(slices) == [
+        f"trivial pair, {mounts.APIG_DISPATCHER}: /api/json reached 'site' as ' /api/json', not 'api' as '/api /json'"
+    ]
+
+
+def test_the_one_app_stand_in_is_not_held_to_routing_but_to_the_same_bodies():
+    key = ("trivial pair", mounts.TABLE, mounts.ONE_APP)
+    one_app = report(answer("site", " /json"), answer("site", " /api/json"))
+    assert mounts.answer_problems({key: {mounts.TABLE: [ROUTED_RIGHT], mounts.ONE_APP: [one_app]}}) == []
+    shorter = report(answer("site", " /json"), answer("site", " /api/json", body="Hello"))
+    assert mounts.answer_problems({key: {mounts.TABLE: [ROUTED_RIGHT], mounts.ONE_APP: [shorter]}}) == [
+        f"trivial pair, http-v2-get-api.json: the answers' bodies differ between {mounts.TABLE}; {mounts.ONE_APP}"
+    ]
+
+
+def test_a_missing_answer_is_named_and_not_read():
+    key = ("Flask + trivial", mounts.TABLE, mounts.OURS_DISPATCHER)
+    slices = {key: {mounts.TABLE: [ROUTED_RIGHT], mounts.OURS_DISPATCHER: [report(answer("site", " /json"))]}}
+    assert mounts.answer_problems(slices) == [f"Flask + trivial, {mounts.OURS_DISPATCHER}: 1 first answers for 2 events"]
+
+
+def test_a_base64_body_is_compared_decoded():
+    base64_answer = dict(answer("api", "/api /json"), body="SGVsbG8sIHdvcmxkIQ==", isBase64Encoded=True)
+    assert mounts.body_of(base64_answer) == b"Hello, world!" == mounts.body_of(answer("api", "/api /json"))
+
+
+def test_the_pair_apps_say_where_the_router_put_them():
+    seen = {}
+    body = mount_pair.api({"SCRIPT_NAME": "/api", "PATH_INFO": "/json"}, lambda status, headers: seen.update(headers))
+    assert (seen["X-App"], seen["X-Routed"], body) == ("api", mounts.ROUTED, [b"Hello, world!"])
+
+
+def test_what_the_table_adds_is_the_environs_difference_or_at_least_the_route():
+    # criterion: route 10 ns; the environ 900 under the table, 880 without: +20 ns is taken.
+    assert mounts.added_ns({"route-alone": 10.0, "environ difference": 20.0}) == 20.0
+    # noise made the table's environ the faster one (-15 ns): the route alone is the floor.
+    assert mounts.added_ns({"route-alone": 10.0, "environ difference": -15.0}) == 10.0
+
+
+def test_a_harness_section_replaces_only_its_own_markers_and_is_appended_once(tmp_path):
+    import harness
+
+    results = tmp_path / "RESULTS.md"
+    start, end = "<!-- x:start (written by x.py) -->", "<!-- x:end -->"
+    results.write_text(f"# Results\n\n## X\n\n<!-- x:start (an older comment) -->\nold\n{end}\n\n## Y\n\ny\n")
+    harness.write_section(start, end, f"{start}\nnew\n{end}", "X", results)
+    assert results.read_text() == f"# Results\n\n## X\n\n{start}\nnew\n{end}\n\n## Y\n\ny\n"
+    other = ("<!-- z:start (written by z.py) -->", "<!-- z:end -->")
+    harness.write_section(*other, f"{other[0]}\nz\n{other[1]}", "Z", results)
+    harness.write_section(*other, f"{other[0]}\nz2\n{other[1]}", "Z", results)
+    assert results.read_text().endswith(f"## Y\n\ny\n\n## Z\n\n{other[0]}\nz2\n{other[1]}\n")

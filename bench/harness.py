@@ -36,7 +36,8 @@ def write_section(start, end, block, heading, results_md=RESULTS_MD):
     markers are not there yet. A start marker is matched up to its " (" so that its comment can
     change."""
     text = results_md.read_text() if results_md.exists() else ""
-    found, ends = text.find(start.split(" (")[0]), text.find(end)
+    found = text.find(start.split(" (")[0])
+    ends = text.find(end, found) if found != -1 else -1
     if found != -1 and ends > found:
         text = text[:found] + block + text[ends + len(end):]
     else:
@@ -44,11 +45,11 @@ def write_section(start, end, block, heading, results_md=RESULTS_MD):
     results_md.write_text(text)
 
 
-def slice_arguments(parser, invocations=1000, warmup=100):
+def slice_arguments(parser, invocations=1000, warmup=100, cold_starts_help="spawns per slice (their median)"):
     """The arguments every harness takes for emulator_bench: the emulator and bootstrap built by
     make, and each slice's invocations, warm-up and cold starts."""
     parser.add_argument("--emulator", required=True, help="lambda-wsgi-emulator (release)")
     parser.add_argument("--bootstrap", required=True, help="lambda-wsgi's bootstrap (release)")
     parser.add_argument("--invocations", type=int, default=invocations, help="timed invocations per slice")
     parser.add_argument("--warmup", type=int, default=warmup, help="untimed invocations per slice first")
-    parser.add_argument("--cold-starts", type=int, default=3, help="spawns per slice (their median)")
+    parser.add_argument("--cold-starts", type=int, default=3, help=cold_starts_help)

@@ -28,7 +28,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from harness import emulator_bench, slice_arguments  # noqa: E402
+from harness import emulator_bench, slice_arguments, write_section  # noqa: E402
 from pairing import alternate, differences, flatten, met, moved, pairs, ratios, spread  # noqa: E402
 
 APPS = BENCH / "apps"
@@ -45,6 +45,8 @@ APPS_UNDER_TEST = {"trivial": "trivial:app", "Flask": "flask_app:app"}
 # time (0.2-2 s here): a trivial-app slice of 1,000 lambda-wsgi invocations is over in ~80 ms,
 # short enough for one scheduler stall on a busy machine to decide its figure.
 SLICE_SCALE = {"trivial": 3, "Flask": 1}
+START = "<!-- bench:start (written by bench/run.py; do not edit by hand) -->"
+END = "<!-- bench:end -->"
 OURS = "lambda-wsgi"
 BASELINE = "apig-wsgi (3.11)"
 PEERS = [BASELINE, "apig-wsgi (3.12)", "serverless-wsgi (3.11)"]
@@ -364,7 +366,7 @@ def write_results(runs, summaries, args, elapsed):
     problems = [problem for run in runs for problem in check_answers_agree(run)]
     loads = [f"{min(run['load']):.1f}-{max(run['load']):.1f}" for run in runs]
     report = [
-        "<!-- bench:start (written by bench/run.py; do not edit by hand) -->",
+        START,
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; {elapsed / 60:.1f} minutes "
         f"for {args.runs} run(s).",
         f"Command: `make bench` (runs={args.runs}, rounds={args.rounds} slice pairs per comparison, "
@@ -383,16 +385,8 @@ def write_results(runs, summaries, args, elapsed):
     report += detail_tables(summaries[0], args)
     if problems:
         report += ["**Answers differed between runtimes:**", ""] + [f"- {p}" for p in sorted(set(problems))] + [""]
-    report.append("<!-- bench:end -->")
-    results_md = BENCH / "RESULTS.md"
-    text = results_md.read_text() if results_md.exists() else ""
-    start, end = text.find("<!-- bench:start"), text.find("<!-- bench:end -->")
-    block = "\n".join(report)
-    if start != -1 and end != -1:
-        text = text[:start] + block + text[end + len("<!-- bench:end -->"):]
-    else:
-        text = text.rstrip() + "\n\n## Benchmarks\n\n" + block + "\n"
-    results_md.write_text(text)
+    report.append(END)
+    write_section(START, END, "\n".join(report), "Performance against the peers")
     serializable = [{"comparisons": {key_text(k): v for k, v in s["comparisons"].items()}, "raw": s["raw"],
                      "targets": judge(s), "load": run["load"]} for s, run in zip(summaries, runs)]
     (BENCH / "results" / "results.json").write_text(json.dumps({"args": vars(args), "runs": serializable}, indent=1) + "\n")
@@ -407,7 +401,7 @@ def write_results(runs, summaries, args, elapsed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    slice_arguments(parser)
+    slice_arguments(parser, cold_starts_help="spawns per headline-event slice (their median)")
     parser.add_argument("--floors", required=True, help="directory with echo-floor and minimal-client")
     parser.add_argument("--python", default=sys.executable, help="the venv Python with the peers installed")
     parser.add_argument("--venv", default=str(ROOT / ".venv"))

@@ -134,8 +134,7 @@ def value(label, raw):
 
 
 def report(summary, args, elapsed, machine):
-    lines = [START,
-             f"Measured {time.strftime('%Y-%m-%d')} on {machine}; {elapsed / 60:.1f} minutes.",
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {machine}; {elapsed / 60:.1f} minutes.",
              f"Command: `make bench-concurrency` (repeats={args.repeats} alternating slice pairs per N, "
              f"awslambdaric with AWS_EXECUTION_ENV={args.peer_execution_env}, "
              f"invocations={args.invocations} and warmup={args.warmup} per slice, "
@@ -155,12 +154,11 @@ def report(summary, args, elapsed, machine):
                 f"{row['ratio'][0]:.2f}x ({row['ratio'][1]:.2f}-{row['ratio'][2]:.2f})"
             lines.append(f"| {label} | {value(label, row['ours'])} | {value(label, row['peer'])} | {ratio} |")
         lines.append("")
-    lines.append(END)
     return lines
 
 
 def write(lines, summary, results):
-    write_section(START, END, "\n".join(lines), f"Managed Instances (concurrency), {PY}")
+    write_section(START, END, lines, f"Managed Instances (concurrency), {PY}")
     (BENCH / "results" / f"concurrency-{PY.split(',')[0]}{'-warmup' if ',' in PY else ''}.json").write_text(json.dumps({"summary": summary, "slices": results}, indent=1) + "\n")
 
 

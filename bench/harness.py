@@ -30,11 +30,12 @@ def emulator_bench(emulator, spec, task_root, events, invocations, warmup, cold_
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 
 
-def write_section(start, end, block, heading, results_md=RESULTS_MD):
-    """Puts `block` (which begins with the marker `start` and ends with `end`) in bench/RESULTS.md
-    in place of the text between those markers, or under a new `## heading` at the end when the
-    markers are not there yet. A start marker is matched up to its " (" so that its comment can
-    change."""
+def write_section(start, end, lines, heading, results_md=RESULTS_MD):
+    """Puts `lines` between the markers `start` and `end` in bench/RESULTS.md, in place of what
+    was there, or under a new `## heading` at the end when the markers are not there yet; returns
+    the block written, markers included. A start marker is matched up to its " (" so that its
+    comment can change."""
+    block = "\n".join([start, *lines, end])
     text = results_md.read_text() if results_md.exists() else ""
     found = text.find(start.split(" (")[0])
     ends = text.find(end, found) if found != -1 else -1
@@ -43,6 +44,7 @@ def write_section(start, end, block, heading, results_md=RESULTS_MD):
     else:
         text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
     results_md.write_text(text)
+    return block
 
 
 def slice_arguments(parser, invocations=1000, warmup=100, cold_starts_help="spawns per slice (their median)"):

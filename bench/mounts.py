@@ -282,7 +282,7 @@ def write(slices, summary, problems, routing, args, seconds):
                "first_answers": {" | ".join(k): {r: reports[0].get("first_responses") if reports else None
                                                  for r, reports in v.items()} for k, v in slices.items()}}
     (BENCH / "results" / "mounts.json").write_text(json.dumps(results, indent=1) + "\n")
-    lines = [START, "", f"Measured {results['date']} by `make bench-mounts` (part of `make bench`), {round(seconds)} s.", ""]
+    lines = ["", f"Measured {results['date']} by `make bench-mounts` (part of `make bench`), {round(seconds)} s.", ""]
     lines += routing_lines(routing)
     lines += [f"End to end: {args.rounds} alternating "
              f"slice pairs per row, {args.invocations} invocations per slice (x{SLICE_SCALE['trivial pair']} for "
@@ -298,10 +298,7 @@ def write(slices, summary, problems, routing, args, seconds):
     if problems:
         lines += ["", "**The answers were not alike; these figures do not compare like with like:**", ""]
         lines += [f"- {problem}" for problem in problems]
-    lines += ["", END]
-    block = "\n".join(lines)
-    write_section(START, END, block, "Two apps in one function: the mount table against DispatcherMiddleware")
-    print(block)
+    print(write_section(START, END, lines + [""], "Two apps in one function: the mount table against DispatcherMiddleware"))
 
 
 def main():

@@ -152,7 +152,7 @@ def write(slices, summary, args, seconds):
                "seconds": round(seconds), "comparisons": {" | ".join(k): v for k, v in summary.items()},
                "slices": {" | ".join(k): v for k, v in slices.items()}}
     (BENCH / "results" / "pip-package.json").write_text(json.dumps(results, indent=1) + "\n")
-    lines = [START, "",
+    lines = ["",
              f"Measured {results['date']}: {args.rounds} alternating slice pairs per row, "
              f"{args.invocations} invocations per slice (x3 for the trivial app), {args.cold_starts} cold starts per "
              f"slice, HTTP API v2 GET, Python {python_version(str(Path(args.python).absolute()))}, release builds; {round(seconds)} s. Each cell: the median of the "
@@ -167,10 +167,7 @@ def write(slices, summary, args, seconds):
         ok = met(value and value["median"], goal, better)
         lines.append(f"| {app}: {a} / {b}, {metric} | {ratio_text(value)} | "
                      f"{'>=' if better == 'higher' else '<='} {goal}x | {'yes' if ok else 'NO'} |")
-    lines += ["", END]
-    block = "\n".join(lines)
-    write_section(START, END, block, "The pip package: exec wrapper and handler mode")
-    print(block)
+    print(write_section(START, END, lines + [""], "The pip package: exec wrapper and handler mode"))
 
 
 def main():

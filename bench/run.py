@@ -366,7 +366,6 @@ def write_results(runs, summaries, args, elapsed):
     problems = [problem for run in runs for problem in check_answers_agree(run)]
     loads = [f"{min(run['load']):.1f}-{max(run['load']):.1f}" for run in runs]
     report = [
-        START,
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; {elapsed / 60:.1f} minutes "
         f"for {args.runs} run(s).",
         f"Command: `make bench` (runs={args.runs}, rounds={args.rounds} slice pairs per comparison, "
@@ -385,8 +384,7 @@ def write_results(runs, summaries, args, elapsed):
     report += detail_tables(summaries[0], args)
     if problems:
         report += ["**Answers differed between runtimes:**", ""] + [f"- {p}" for p in sorted(set(problems))] + [""]
-    report.append(END)
-    write_section(START, END, "\n".join(report), "Performance against the peers")
+    write_section(START, END, report, "Performance against the peers")
     serializable = [{"comparisons": {key_text(k): v for k, v in s["comparisons"].items()}, "raw": s["raw"],
                      "targets": judge(s), "load": run["load"]} for s, run in zip(summaries, runs)]
     (BENCH / "results" / "results.json").write_text(json.dumps({"args": vars(args), "runs": serializable}, indent=1) + "\n")

@@ -122,11 +122,11 @@ def test_a_harness_section_replaces_only_its_own_markers_and_is_appended_once(tm
     results = tmp_path / "RESULTS.md"
     start, end = "<!-- x:start (written by x.py) -->", "<!-- x:end -->"
     results.write_text(f"# Results\n\n## X\n\n<!-- x:start (an older comment) -->\nold\n{end}\n\n## Y\n\ny\n")
-    harness.write_section(start, end, f"{start}\nnew\n{end}", "X", results)
+    harness.write_section(start, end, ["new"], "X", results)
     assert results.read_text() == f"# Results\n\n## X\n\n{start}\nnew\n{end}\n\n## Y\n\ny\n"
     other = ("<!-- z:start (written by z.py) -->", "<!-- z:end -->")
-    harness.write_section(*other, f"{other[0]}\nz\n{other[1]}", "Z", results)
-    harness.write_section(*other, f"{other[0]}\nz2\n{other[1]}", "Z", results)
+    harness.write_section(*other, ["z"], "Z", results)
+    assert harness.write_section(*other, ["z2"], "Z", results) == f"{other[0]}\nz2\n{other[1]}"
     assert results.read_text().endswith(f"## Y\n\ny\n\n## Z\n\n{other[0]}\nz2\n{other[1]}\n")
 
 
@@ -138,9 +138,9 @@ def test_a_section_whose_name_begins_another_sections_name_leaves_that_one_alone
     warm = ("<!-- c-py3.11, W=/json:start (by c.py) -->", "<!-- c-py3.11, W=/json:end -->")
     plain = ("<!-- c-py3.11:start (by c.py) -->", "<!-- c-py3.11:end -->")
     results.write_text(f"{warm[0]}\nwarm\n{warm[1]}\n{plain[0]}\nplain\n{plain[1]}\n")
-    harness.write_section(*plain, f"{plain[0]}\nplain 2\n{plain[1]}", "C", results)
+    harness.write_section(*plain, ["plain 2"], "C", results)
     assert results.read_text() == f"{warm[0]}\nwarm\n{warm[1]}\n{plain[0]}\nplain 2\n{plain[1]}\n"
     # an end marker that comes before its start (another section's) is not taken as this one's
     results.write_text(f"{plain[1]}\n")
-    harness.write_section(*plain, f"{plain[0]}\nnew\n{plain[1]}", "C", results)
+    harness.write_section(*plain, ["new"], "C", results)
     assert results.read_text() == f"{plain[1]}\n\n## C\n\n{plain[0]}\nnew\n{plain[1]}\n"
